@@ -1,0 +1,87 @@
+//! REST handlers, thin by rule: extract and validate input, call the domain
+//! ([`crate::chat`]), respond. Each handler carries its `utoipa` annotation,
+//! so `/api/schema/` is generated from the code it describes.
+
+pub mod auth;
+pub mod input;
+pub mod members;
+pub mod pagination;
+pub mod rooms;
+pub mod service;
+pub mod users;
+
+use std::collections::BTreeMap;
+
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::app::AppState;
+
+/// `{"detail": "..."}`: every non-validation error.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub detail: String,
+    /// SimpleJWT's machine-readable code on some 401s, e.g. `token_not_valid`.
+    pub code: Option<String>,
+}
+
+/// `{"field": ["message", ...]}`: validation errors, per field (`non_field_errors` for the whole body).
+#[derive(Serialize, ToSchema)]
+pub struct ValidationErrorBody(pub BTreeMap<String, Vec<String>>);
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Confab", description = "Real-time team chat. Wire-compatible with the Django/DRF/SimpleJWT chat app; see docs/api.md."),
+    paths(
+        auth::obtain, auth::refresh, auth::verify, auth::me,
+        users::list,
+        rooms::list, rooms::create, rooms::get, rooms::update, rooms::delete, rooms::join, rooms::leave,
+        members::list, members::add, members::update, members::remove,
+        service::healthz, service::readyz, service::metrics, service::schema,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "SimpleJWT-compatible tokens"),
+        (name = "users", description = "Developers"),
+        (name = "rooms", description = "Rooms"),
+        (name = "members", description = "Room members and roles"),
+        (name = "service", description = "Operations"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "jwt",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
+
+/// Every REST route. Paths are written without the trailing slash; the app
+/// strips one from incoming requests, so both spellings reach the same handler.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/token", post(auth::obtain))
+        .route("/api/token/refresh", post(auth::refresh))
+        .route("/api/token/verify", post(auth::verify))
+        .route("/api/auth/me", get(auth::me))
+        .route("/api/chat/users", get(users::list))
+        .route("/api/chat/rooms", get(rooms::list).post(rooms::create))
+        .route("/api/chat/rooms/{id}", get(rooms::get).patch(rooms::update).delete(rooms::delete))
+        .route("/api/chat/rooms/{id}/join", post(rooms::join))
+        .route("/api/chat/rooms/{id}/leave", post(rooms::leave))
+        .route("/api/chat/rooms/{id}/members", get(members::list).post(members::add))
+        .route("/api/chat/rooms/{id}/members/{user_id}", axum::routing::patch(members::update).delete(members::remove))
+        .route("/healthz", get(service::healthz))
+        .route("/readyz", get(service::readyz))
+        .route("/metrics", get(service::metrics))
+        .route("/api/schema", get(service::schema))
+}

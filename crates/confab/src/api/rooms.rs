@@ -1,0 +1,162 @@
+//! `/api/chat/rooms/...`: rooms, join and leave.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::input::{Fields, JsonObject, Path, Query, Text};
+use super::pagination::{Paginated, Pagination};
+use super::{ErrorBody, ValidationErrorBody};
+use crate::app::AppState;
+use crate::auth::Developer;
+use crate::chat::policy::JoinDecision;
+use crate::chat::rooms::{self, NewRoom, RoomPatch};
+use crate::chat::types::limits::{ROOM_DESCRIPTION_MAX, ROOM_NAME_MAX};
+use crate::chat::types::{Room, RoomType};
+use crate::error::Result;
+
+#[derive(Deserialize, IntoParams)]
+pub struct RoomSearch {
+    /// Case-insensitive substring of the room name.
+    search: Option<String>,
+    /// Page number, from 1.
+    #[allow(dead_code)]
+    page: Option<String>,
+    /// Results per page (default 50, at most 200).
+    #[allow(dead_code)]
+    page_size: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoomBody {
+    /// 1 to 100 characters after trimming.
+    name: String,
+    /// At most 500 characters.
+    description: Option<String>,
+    /// Default `public`.
+    room_type: Option<RoomType>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RoomPatchBody {
+    name: Option<String>,
+    description: Option<String>,
+    room_type: Option<RoomType>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JoinResponse {
+    detail: &'static str,
+    room: Room,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DetailBody {
+    detail: &'static str,
+}
+
+/// Active rooms the caller can see: every public room and the rooms they belong to, newest first.
+#[utoipa::path(get, path = "/api/chat/rooms/", tag = "rooms", params(RoomSearch), security(("jwt" = [])),
+    responses(
+        (status = 200, body = Paginated<Room>),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "Invalid page", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    pagination: Pagination,
+    Query(query): Query<RoomSearch>,
+) -> Result<Json<Paginated<Room>>> {
+    let (total, rooms) = rooms::list(&state.store, &user, query.search.as_deref(), pagination.window()).await?;
+    Ok(Json(pagination.respond(total, rooms)?))
+}
+
+/// Create a room; the creator becomes its admin.
+#[utoipa::path(post, path = "/api/chat/rooms/", tag = "rooms", request_body = RoomBody, security(("jwt" = [])),
+    responses(
+        (status = 201, body = Room),
+        (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    ))]
+pub async fn create(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<Room>)> {
+    let mut fields = Fields::new(body);
+    let name = fields.text("name", Text::required(ROOM_NAME_MAX));
+    let description = fields.text("description", Text::optional(ROOM_DESCRIPTION_MAX));
+    let room_type = fields.choice("room_type", false, RoomType::parse);
+    fields.finish()?;
+    let new = NewRoom {
+        name: name.unwrap_or_default(),
+        description: description.unwrap_or_default(),
+        room_type: room_type.unwrap_or(RoomType::Public),
+    };
+    Ok((StatusCode::CREATED, Json(rooms::create(&state.store, &user, new).await?)))
+}
+
+/// A room the caller can see (404 otherwise, whether or not it exists).
+#[utoipa::path(get, path = "/api/chat/rooms/{id}/", tag = "rooms", params(("id" = i64, Path)), security(("jwt" = [])),
+    responses((status = 200, body = Room), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(State(state): State<AppState>, Developer(user): Developer, Path(id): Path<i64>) -> Result<Json<Room>> {
+    Ok(Json(rooms::get(&state.store, &user, id).await?))
+}
+
+/// Change name, description or type (room admins).
+#[utoipa::path(patch, path = "/api/chat/rooms/{id}/", tag = "rooms", params(("id" = i64, Path)), request_body = RoomPatchBody,
+    security(("jwt" = [])),
+    responses(
+        (status = 200, body = Room), (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+    body: JsonObject,
+) -> Result<Json<Room>> {
+    let mut fields = Fields::new(body);
+    let patch = RoomPatch {
+        name: fields.text("name", Text::required(ROOM_NAME_MAX).not_required()),
+        description: fields.text("description", Text::optional(ROOM_DESCRIPTION_MAX)),
+        room_type: fields.choice("room_type", false, RoomType::parse),
+    };
+    fields.finish()?;
+    Ok(Json(rooms::update(&state.store, &user, id, patch).await?))
+}
+
+/// Deactivate a room (room admins): it disappears from every list.
+#[utoipa::path(delete, path = "/api/chat/rooms/{id}/", tag = "rooms", params(("id" = i64, Path)), security(("jwt" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(State(state): State<AppState>, Developer(user): Developer, Path(id): Path<i64>) -> Result<StatusCode> {
+    rooms::delete(&state.store, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Join a public room; joining again is harmless. Invite-only rooms answer 403.
+#[utoipa::path(post, path = "/api/chat/rooms/{id}/join/", tag = "rooms", params(("id" = i64, Path)), security(("jwt" = [])),
+    responses((status = 200, body = JoinResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn join(State(state): State<AppState>, Developer(user): Developer, Path(id): Path<i64>) -> Result<Json<JoinResponse>> {
+    let (decision, room) = rooms::join(&state.store, &user, id).await?;
+    let detail = match decision {
+        JoinDecision::Join => "Joined the room.",
+        JoinDecision::AlreadyMember => "Already a member of the room.",
+    };
+    Ok(Json(JoinResponse { detail, room }))
+}
+
+/// Leave a room. When its last admin leaves, the longest-standing member becomes admin.
+#[utoipa::path(post, path = "/api/chat/rooms/{id}/leave/", tag = "rooms", params(("id" = i64, Path)), security(("jwt" = [])),
+    responses(
+        (status = 200, body = DetailBody), (status = 400, description = "Not a member", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn leave(State(state): State<AppState>, Developer(user): Developer, Path(id): Path<i64>) -> Result<Json<DetailBody>> {
+    rooms::leave(&state.store, &user, id).await?;
+    Ok(Json(DetailBody { detail: "Left the room." }))
+}

@@ -1,0 +1,191 @@
+//! [`AppState`], the router, and [`Server`]: bind, serve, shut down.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderValue, Method};
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::net::TcpListener;
+use tower::{Layer, ServiceBuilder};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::{self, ApiDoc};
+use crate::auth::jwt::JwtKeys;
+use crate::config::Config;
+use crate::error::Error;
+use crate::store::{PoolOptions, Store};
+use crate::telemetry;
+
+/// What every handler can reach. Cheap to clone: all shared parts are behind `Arc`s or pools.
+#[derive(Clone)]
+pub struct AppState {
+    /// Read-only after start-up.
+    pub config: Arc<Config>,
+    /// Owns the database pools; clones share them.
+    pub store: Store,
+    /// Keys are derived once from the secret; signing and verifying need no lock.
+    pub jwt: Arc<JwtKeys>,
+    /// The process-wide Prometheus recorder's handle, for `/metrics`.
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Connects to the configured database, applies pending migrations and
+    /// loads (or creates) the JWT secret. Shared by the server and the CLI.
+    pub async fn open(config: Config) -> anyhow::Result<Self> {
+        let url = config.effective_database_url();
+        let pool = PoolOptions {
+            max_connections: config.db_max_connections,
+            acquire_timeout: Duration::from_secs(config.db_acquire_timeout),
+        };
+        let store = Store::connect(&url, pool).await?;
+        store.migrate().await?;
+        let secret = config.resolve_jwt_secret()?;
+        let jwt = JwtKeys::new(&secret, config.access_lifetime(), config.refresh_lifetime());
+        Ok(Self { config: Arc::new(config), store, jwt: Arc::new(jwt), metrics: telemetry::metrics_handle() })
+    }
+}
+
+/// The whole HTTP surface with its middleware.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    let cors = cors_layer(&state.config.cors_origins);
+    let docs = SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", ApiDoc::openapi());
+    Router::new()
+        .merge(api::routes())
+        .fallback(|| async { Error::NotFound })
+        .method_not_allowed_fallback(|method: Method| async move { Error::MethodNotAllowed(method.to_string()) })
+        .layer(axum::middleware::from_fn(telemetry::track_http))
+        .with_state(state)
+        .merge(docs)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                    let request_id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id,
+                        user_id = tracing::field::Empty,
+                    )
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(CatchPanicLayer::custom(|_| {
+                    axum::response::IntoResponse::into_response(Error::internal(anyhow::anyhow!("handler panicked")))
+                }))
+                .layer(DefaultBodyLimit::max(max_body))
+                .option_layer(cors),
+        )
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(3600)),
+    )
+}
+
+/// Lets `/api/chat/rooms/` and `/api/chat/rooms` reach the same route: the
+/// trailing slash is dropped before routing (except under `/api/docs/`, whose
+/// pages need it for their relative links).
+fn strip_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.len() > 1 && path.ends_with('/') && !path.starts_with("/api/docs") {
+        let trimmed = path.trim_end_matches('/');
+        let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_owned(),
+        };
+        if let Ok(uri) = rebuilt.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
+}
+
+/// A bound, ready-to-run server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens the database and binds `config.bind` (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let bind = config.bind;
+        let state = AppState::open(config).await?;
+        crate::auth::password::prepare();
+        let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let store = self.state.store.clone();
+        let app = tower::util::MapRequestLayer::new(strip_trailing_slash).layer(router(self.state));
+        axum::serve(self.listener, axum::ServiceExt::<Request>::into_make_service(app))
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        store.close().await;
+        Ok(())
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,162 @@
+//! Member use cases: list, add, change role, remove; and [`depart`], the one
+//! path by which anyone leaves a room (leave, self-removal, being removed).
+
+use sea_orm::ConnectionTrait;
+
+use super::policy::{self, Removal};
+use super::rooms::{facts, role_of};
+use super::types::{Member, Role, UserRef, DEVELOPER_ROLE};
+use crate::auth::CurrentUser;
+use crate::error::{Error, Result};
+use crate::store::entities::{room_members, rooms};
+use crate::store::notifications::NewNotification;
+use crate::store::{self, Store};
+
+/// Who to add: by id or by name.
+pub enum MemberRef {
+    Id(i64),
+    Username(String),
+}
+
+pub async fn list(store: &Store, user: &CurrentUser, room_id: i64) -> Result<Vec<Member>> {
+    let facts = facts(store.reader(), room_id, user.id, false).await?;
+    policy::view_room(&facts.access)?;
+    let members = store::members::of_room(store.reader(), room_id).await?;
+    let names = store::users::names(store.reader(), members.iter().map(|m| m.user_id).collect()).await?;
+    let names: std::collections::HashMap<i64, String> = names.into_iter().collect();
+    Ok(members
+        .iter()
+        .map(|m| present(m, names.get(&m.user_id).cloned().unwrap_or_default()))
+        .collect())
+}
+
+/// Adds a developer as a plain member and sends them a `room_invite`.
+pub async fn add(store: &Store, actor: &CurrentUser, room_id: i64, target: MemberRef) -> Result<Member> {
+    let txn = store.begin().await?;
+    let facts = facts(&txn, room_id, actor.id, true).await?;
+    policy::add_member(&facts.access)?;
+    let (field, user) = match &target {
+        MemberRef::Id(id) => ("user_id", store::users::find(&txn, *id).await?),
+        MemberRef::Username(name) => ("username", store::users::find_by_username(&txn, name).await?),
+    };
+    let user = user
+        .filter(|u| u.is_active)
+        .ok_or_else(|| Error::field(field, "No active user matches this value."))?;
+    if !store::users::roles(&txn, user.id).await?.iter().any(|r| r == DEVELOPER_ROLE) {
+        return Err(Error::field(field, "Only developers can be added to a room."));
+    }
+    if store::members::find(&txn, room_id, user.id).await?.is_some() {
+        return Err(Error::field(field, "This user is already a member of the room."));
+    }
+    let member = store::members::insert(&txn, room_id, user.id, Role::Member.as_str()).await?;
+    let room = &facts.room;
+    store::notifications::insert(
+        &txn,
+        NewNotification {
+            user_id: user.id,
+            notification_type: "room_invite",
+            title: format!("Added to {}", room.name),
+            content: format!("{} added you to {}.", actor.username, room.name),
+            room_id: Some(room_id),
+            message_id: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(present(&member, user.username))
+}
+
+/// Changes a member's role (room admins only; the last admin stays admin).
+pub async fn change_role(store: &Store, actor: &CurrentUser, room_id: i64, user_id: i64, role: Role) -> Result<Member> {
+    let txn = store.begin().await?;
+    let facts = facts(&txn, room_id, actor.id, true).await?;
+    policy::view_room(&facts.access)?;
+    let mut member = store::members::find(&txn, room_id, user_id).await?.ok_or(Error::NotFound)?;
+    let admins = store::members::count_with_role(&txn, room_id, Role::Admin.as_str()).await?;
+    policy::change_role(&facts.access, role_of(&member), role, admins)?;
+    if role_of(&member) != role {
+        store::members::set_role(&txn, member.id, role.as_str()).await?;
+        member.role = role.as_str().to_owned();
+        if user_id != actor.id {
+            let room = &facts.room;
+            store::notifications::insert(
+                &txn,
+                NewNotification {
+                    user_id,
+                    notification_type: "role_changed",
+                    title: format!("Role changed in {}", room.name),
+                    content: format!("{} made you {} of {}.", actor.username, role, room.name),
+                    room_id: Some(room_id),
+                    message_id: None,
+                },
+            )
+            .await?;
+        }
+    }
+    let username = store::users::find(&txn, user_id).await?.map(|u| u.username).unwrap_or_default();
+    txn.commit().await?;
+    Ok(present(&member, username))
+}
+
+/// Removes a member: themself (as leaving), or someone else as the policy allows,
+/// who then gets a `removed_from_room` notification.
+pub async fn remove(store: &Store, actor: &CurrentUser, room_id: i64, user_id: i64) -> Result<()> {
+    let txn = store.begin().await?;
+    let facts = facts(&txn, room_id, actor.id, true).await?;
+    policy::view_room(&facts.access)?;
+    let member = store::members::find(&txn, room_id, user_id).await?.ok_or(Error::NotFound)?;
+    let removal = policy::remove_member(&facts.access, user_id == actor.id, role_of(&member))?;
+    depart(&txn, &facts.room, &member).await?;
+    if removal == Removal::Kick {
+        let room = &facts.room;
+        store::notifications::insert(
+            &txn,
+            NewNotification {
+                user_id,
+                notification_type: "removed_from_room",
+                title: format!("Removed from {}", room.name),
+                content: format!("{} removed you from {}.", actor.username, room.name),
+                room_id: Some(room_id),
+                message_id: None,
+            },
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Deletes a membership inside the caller's transaction (the room row is
+/// already locked). When the last admin goes, the longest-standing remaining
+/// member becomes admin and is told so.
+pub(crate) async fn depart<C: ConnectionTrait>(db: &C, room: &rooms::Model, member: &room_members::Model) -> Result<()> {
+    let admins = store::members::count_with_role(db, room.id, Role::Admin.as_str()).await?;
+    store::members::delete(db, member.id).await?;
+    if policy::needs_successor(role_of(member), admins) {
+        if let Some(successor) = store::members::of_room(db, room.id).await?.into_iter().next() {
+            store::members::set_role(db, successor.id, Role::Admin.as_str()).await?;
+            store::notifications::insert(
+                db,
+                NewNotification {
+                    user_id: successor.user_id,
+                    notification_type: "role_changed",
+                    title: format!("Role changed in {}", room.name),
+                    content: format!("You are now admin of {}: its last admin left.", room.name),
+                    room_id: Some(room.id),
+                    message_id: None,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn present(member: &room_members::Model, username: String) -> Member {
+    Member {
+        user: UserRef { id: member.user_id, username },
+        role: role_of(member),
+        joined_at: member.joined_at,
+        is_online: false,
+    }
+}

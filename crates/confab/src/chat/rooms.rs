@@ -1,0 +1,180 @@
+//! Room use cases: list, read, create, change, delete, join, leave.
+
+use std::collections::HashMap;
+
+use sea_orm::ConnectionTrait;
+
+use super::policy::{self, JoinDecision, RoomAccess};
+use super::types::{Role, Room, RoomType, UserRef};
+use super::Window;
+use crate::auth::CurrentUser;
+use crate::error::{Error, Result};
+use crate::store::entities::{room_members, rooms};
+use crate::store::{self, Store};
+
+/// A validated room for creation.
+pub struct NewRoom {
+    pub name: String,
+    pub description: String,
+    pub room_type: RoomType,
+}
+
+/// Validated changes; `None` keeps the current value.
+#[derive(Default)]
+pub struct RoomPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub room_type: Option<RoomType>,
+}
+
+/// A room with the caller's membership, as the policy sees it.
+pub(crate) struct RoomFacts {
+    pub room: rooms::Model,
+    pub membership: Option<room_members::Model>,
+    pub access: RoomAccess,
+}
+
+/// Loads a room and the caller's membership. `lock` takes the room's row lock
+/// (inside a transaction) before anything else is read.
+pub(crate) async fn facts<C: ConnectionTrait>(db: &C, room_id: i64, user_id: i64, lock: bool) -> Result<RoomFacts> {
+    let room = if lock {
+        store::rooms::find_for_update(db, room_id).await?
+    } else {
+        store::rooms::find(db, room_id).await?
+    };
+    let room = room.ok_or(Error::NotFound)?;
+    let membership = store::members::find(db, room_id, user_id).await?;
+    let access = RoomAccess {
+        // An unknown type in the database is treated as the most restrictive one.
+        room_type: RoomType::parse(&room.room_type).unwrap_or(RoomType::Private),
+        is_active: room.is_active,
+        my_role: membership.as_ref().map(|m| role_of(m)),
+    };
+    Ok(RoomFacts { room, membership, access })
+}
+
+pub(crate) fn role_of(member: &room_members::Model) -> Role {
+    Role::parse(&member.role).unwrap_or(Role::Member)
+}
+
+pub async fn list(store: &Store, user: &CurrentUser, search: Option<&str>, window: Window) -> Result<(u64, Vec<Room>)> {
+    let (total, rows) = store::rooms::page_visible(store.reader(), user.id, search, window.offset, window.limit).await?;
+    Ok((total, present(store.reader(), user.id, rows).await?))
+}
+
+pub async fn get(store: &Store, user: &CurrentUser, room_id: i64) -> Result<Room> {
+    let facts = facts(store.reader(), room_id, user.id, false).await?;
+    policy::view_room(&facts.access)?;
+    present_one(store.reader(), user.id, facts.room).await
+}
+
+pub async fn create(store: &Store, user: &CurrentUser, new: NewRoom) -> Result<Room> {
+    let txn = store.begin().await?;
+    let room = store::rooms::insert(
+        &txn,
+        store::rooms::NewRoom {
+            name: &new.name,
+            description: &new.description,
+            room_type: new.room_type.as_str(),
+            created_by_id: user.id,
+        },
+    )
+    .await?;
+    store::members::insert(&txn, room.id, user.id, Role::Admin.as_str()).await?;
+    txn.commit().await?;
+    present_one(store.reader(), user.id, room).await
+}
+
+pub async fn update(store: &Store, user: &CurrentUser, room_id: i64, patch: RoomPatch) -> Result<Room> {
+    let txn = store.begin().await?;
+    let facts = facts(&txn, room_id, user.id, true).await?;
+    policy::manage_room(&facts.access)?;
+    let changes = store::rooms::RoomChanges {
+        name: patch.name,
+        description: patch.description,
+        room_type: patch.room_type.map(|t| t.as_str().to_owned()),
+    };
+    let room = store::rooms::update(&txn, facts.room, changes).await?;
+    txn.commit().await?;
+    present_one(store.reader(), user.id, room).await
+}
+
+/// Soft delete: the room becomes inactive and invisible.
+pub async fn delete(store: &Store, user: &CurrentUser, room_id: i64) -> Result<()> {
+    let txn = store.begin().await?;
+    let facts = facts(&txn, room_id, user.id, true).await?;
+    policy::manage_room(&facts.access)?;
+    store::rooms::deactivate(&txn, room_id).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Joins a public room. Returns whether the caller was already a member.
+pub async fn join(store: &Store, user: &CurrentUser, room_id: i64) -> Result<(JoinDecision, Room)> {
+    let txn = store.begin().await?;
+    let facts = facts(&txn, room_id, user.id, true).await?;
+    let decision = policy::join_room(&facts.access)?;
+    if decision == JoinDecision::Join {
+        store::members::insert(&txn, room_id, user.id, Role::Member.as_str()).await?;
+    }
+    txn.commit().await?;
+    Ok((decision, present_one(store.reader(), user.id, facts.room).await?))
+}
+
+pub async fn leave(store: &Store, user: &CurrentUser, room_id: i64) -> Result<()> {
+    let txn = store.begin().await?;
+    let facts = facts(&txn, room_id, user.id, true).await?;
+    policy::leave_room(&facts.access)?;
+    let membership = facts.membership.as_ref().ok_or(Error::NotFound)?;
+    super::members::depart(&txn, &facts.room, membership).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn present_one<C: ConnectionTrait>(db: &C, user_id: i64, room: rooms::Model) -> Result<Room> {
+    present(db, user_id, vec![room])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("room vanished while presenting it")))
+}
+
+/// Builds room objects for `user_id` with a fixed number of queries, however
+/// many rooms: member counts, the caller's roles and the creators are each
+/// fetched once for the whole page.
+pub(crate) async fn present<C: ConnectionTrait>(db: &C, user_id: i64, rows: Vec<rooms::Model>) -> Result<Vec<Room>> {
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let counts: HashMap<i64, i64> = store::members::counts(db, ids.clone()).await?.into_iter().collect();
+    let mine: HashMap<i64, Role> = store::members::of_user_in(db, user_id, ids)
+        .await?
+        .iter()
+        .map(|m| (m.room_id, role_of(m)))
+        .collect();
+    let mut creator_ids: Vec<i64> = rows.iter().map(|r| r.created_by_id).collect();
+    creator_ids.sort_unstable();
+    creator_ids.dedup();
+    let creators: HashMap<i64, String> = store::users::names(db, creator_ids).await?.into_iter().collect();
+    Ok(rows
+        .into_iter()
+        .map(|room| {
+            let my_role = mine.get(&room.id).copied();
+            Room {
+                id: room.id,
+                created_by: UserRef {
+                    id: room.created_by_id,
+                    username: creators.get(&room.created_by_id).cloned().unwrap_or_default(),
+                },
+                room_type: RoomType::parse(&room.room_type).unwrap_or(RoomType::Private),
+                member_count: counts.get(&room.id).copied().unwrap_or(0),
+                is_member: my_role.is_some(),
+                my_role,
+                unread_count: 0,
+                last_message: None,
+                name: room.name,
+                description: room.description,
+                is_active: room.is_active,
+                created_at: room.created_at,
+                updated_at: room.updated_at,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,100 @@
+//! The chat vocabulary and the objects of the wire contract (`docs/api.md`).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Who can see and join a room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoomType {
+    /// Listed to every developer; anyone may join.
+    Public,
+    /// Invite-only, visible to members only; a direct conversation is a private room of two.
+    Private,
+    /// Invite-only team room, visible to members only.
+    Group,
+}
+
+/// A member's role within one room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Moderator,
+    Member,
+}
+
+/// Maps enums to the strings stored in the database and sent on the wire.
+macro_rules! string_enum {
+    ($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($ty::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(RoomType { Public => "public", Private => "private", Group => "group" });
+string_enum!(Role { Admin => "admin", Moderator => "moderator", Member => "member" });
+
+/// The global role that opens the chat API.
+pub const DEVELOPER_ROLE: &str = "developer";
+
+/// A user as it appears inside any payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserRef {
+    pub id: i64,
+    pub username: String,
+}
+
+/// The room object.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Room {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub room_type: RoomType,
+    pub created_by: UserRef,
+    pub is_active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub member_count: i64,
+    pub is_member: bool,
+    /// The caller's role, or null when not a member.
+    pub my_role: Option<Role>,
+    pub unread_count: i64,
+    /// The newest message, or null.
+    #[schema(value_type = Option<Object>)]
+    pub last_message: Option<serde_json::Value>,
+}
+
+/// One member of a room.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Member {
+    pub user: UserRef,
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+    /// Whether the user has a live socket (filled by the real-time layer).
+    pub is_online: bool,
+}
+
+/// Limits of the contract.
+pub mod limits {
+    pub const ROOM_NAME_MAX: usize = 100;
+    pub const ROOM_DESCRIPTION_MAX: usize = 500;
+    pub const USERNAME_MAX: usize = 150;
+}

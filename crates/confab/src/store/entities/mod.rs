@@ -1,0 +1,8 @@
+//! SeaORM entities: one module per table. Column types are the portable subset
+//! every backend supports; the migrations in [`super::migrations`] create them.
+
+pub mod notifications;
+pub mod room_members;
+pub mod rooms;
+pub mod user_roles;
+pub mod users;

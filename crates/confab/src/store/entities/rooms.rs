@@ -1,0 +1,23 @@
+//! `rooms` (Django's `chat_app_chatroom`).
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "rooms")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    /// `public`, `private` or `group` (see `chat::RoomType`).
+    pub room_type: String,
+    pub created_by_id: i64,
+    /// False once deleted: rooms are soft-deleted and then invisible.
+    pub is_active: bool,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,37 @@
+//! Versioned schema migrations, written once with SeaORM's schema builder and
+//! rendered in each backend's dialect. Applied in order by `confab migrate` and
+//! at server start-up; the applied versions are recorded in `seaql_migrations`.
+//!
+//! Never edit a migration that has shipped: add a new one.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}
+
+/// A non-null UTC timestamp with microseconds on every backend (MySQL's plain
+/// `TIMESTAMP` would drop them and stop in 2038).
+pub(crate) fn timestamp(manager: &SchemaManager, column: impl IntoIden) -> ColumnDef {
+    let mut def = ColumnDef::new(column);
+    match manager.get_database_backend() {
+        sea_orm::DatabaseBackend::MySql => def.custom(Alias::new("DATETIME(6)")),
+        _ => def.timestamp_with_time_zone(),
+    };
+    def.not_null();
+    def
+}
+
+/// A 64-bit auto-increment primary key.
+pub(crate) fn id(column: impl IntoIden) -> ColumnDef {
+    let mut def = ColumnDef::new(column);
+    def.big_integer().not_null().auto_increment().primary_key();
+    def
+}

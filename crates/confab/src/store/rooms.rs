@@ -1,0 +1,122 @@
+//! Queries on `rooms`.
+
+use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+
+use super::entities::{room_members, rooms};
+use super::escape_like;
+
+pub async fn find<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<rooms::Model>, DbErr> {
+    rooms::Entity::find_by_id(id).one(db).await
+}
+
+/// Reads the room and, on backends that have row locks, locks it until the
+/// transaction ends. Every change to a room's membership takes this lock
+/// first, which serializes them per room (SQLite has a single writer anyway).
+pub async fn find_for_update<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<rooms::Model>, DbErr> {
+    let query = rooms::Entity::find_by_id(id);
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Sqlite => query.one(db).await,
+        _ => query.lock_exclusive().one(db).await,
+    }
+}
+
+pub struct NewRoom<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub room_type: &'a str,
+    pub created_by_id: i64,
+}
+
+pub async fn insert<C: ConnectionTrait>(db: &C, room: NewRoom<'_>) -> Result<rooms::Model, DbErr> {
+    let now = super::now();
+    rooms::ActiveModel {
+        name: Set(room.name.to_owned()),
+        description: Set(room.description.to_owned()),
+        room_type: Set(room.room_type.to_owned()),
+        created_by_id: Set(room.created_by_id),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// Fields a room admin may change; `None` leaves the column as it is.
+#[derive(Default)]
+pub struct RoomChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub room_type: Option<String>,
+}
+
+pub async fn update<C: ConnectionTrait>(db: &C, room: rooms::Model, changes: RoomChanges) -> Result<rooms::Model, DbErr> {
+    let mut active: rooms::ActiveModel = room.into();
+    if let Some(name) = changes.name {
+        active.name = Set(name);
+    }
+    if let Some(description) = changes.description {
+        active.description = Set(description);
+    }
+    if let Some(room_type) = changes.room_type {
+        active.room_type = Set(room_type);
+    }
+    active.updated_at = Set(super::now());
+    active.update(db).await
+}
+
+pub async fn deactivate<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
+    rooms::Entity::update_many()
+        .col_expr(rooms::Column::IsActive, Expr::value(false))
+        .col_expr(rooms::Column::UpdatedAt, Expr::value(super::now()))
+        .filter(rooms::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Active rooms that `user_id` can see: public ones and those they belong to.
+/// The SQL twin of `chat::policy::can_view_room`, for lists.
+fn visible_to(user_id: i64) -> Condition {
+    let my_rooms = Query::select()
+        .column(room_members::Column::RoomId)
+        .from(room_members::Entity)
+        .and_where(room_members::Column::UserId.eq(user_id))
+        .to_owned();
+    Condition::all().add(rooms::Column::IsActive.eq(true)).add(
+        Condition::any()
+            .add(rooms::Column::RoomType.eq("public"))
+            .add(rooms::Column::Id.in_subquery(my_rooms)),
+    )
+}
+
+/// One page of the rooms `user_id` can see, newest first, optionally only
+/// those whose name contains `search` (case-insensitive), and the total.
+pub async fn page_visible<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    search: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<rooms::Model>), DbErr> {
+    let mut query = rooms::Entity::find().filter(visible_to(user_id));
+    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        let lower_name = Func::lower(Expr::col((rooms::Entity, rooms::Column::Name)));
+        query = query.filter(Expr::expr(lower_name).like(LikeExpr::new(pattern).escape('\\')));
+    }
+    let total = query.clone().count(db).await?;
+    let page = query
+        .order_by_desc(rooms::Column::CreatedAt)
+        .order_by_desc(rooms::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((total, page))
+}
