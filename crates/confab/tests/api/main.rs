@@ -1,0 +1,12 @@
+//! Black-box tests: each starts a real server on port 0 with its own
+//! database and talks HTTP to it, as a client would. One test binary
+//! (see `helpers`) keeps link time down.
+
+mod auth;
+mod cli;
+mod helpers;
+mod members;
+mod robustness;
+mod rooms;
+mod service;
+mod users;
