@@ -112,6 +112,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 /// trailing slash is dropped before routing (except under `/api/docs/`, whose
 /// pages need it for their relative links).
 fn strip_trailing_slash(mut request: Request) -> Request {
+    let original = axum::extract::OriginalUri(request.uri().clone());
     let path = request.uri().path();
     if path.len() > 1 && path.ends_with('/') && !path.starts_with("/api/docs") {
         let trimmed = path.trim_end_matches('/');
@@ -122,6 +123,8 @@ fn strip_trailing_slash(mut request: Request) -> Request {
         };
         if let Ok(uri) = rebuilt.parse() {
             *request.uri_mut() = uri;
+            // Links built from the request (pagination) keep the client's spelling.
+            request.extensions_mut().insert(original);
         }
     }
     request

@@ -51,7 +51,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
             .and_then(|h| h.to_str().ok())
             .filter(|p| *p == "https")
             .unwrap_or("http");
-        let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let uri = match parts.extensions.get::<axum::extract::OriginalUri>() {
+            Some(original) => &original.0,
+            None => &parts.uri,
+        };
+        let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let url = url::Url::parse(&format!("{scheme}://{host}{path_and_query}"))
             .map_err(|_| Error::BadRequest("Invalid Host header.".into()))?;
         let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());

@@ -1,1 +1,128 @@
-//! placeholder
+//! The admin CLI, run as the real binary against a temporary data directory.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("CONFAB_DATA_DIR", self.dir.path().join("data"))
+            .env("CONFAB_LOG", "error")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.run(args, stdin);
+        assert!(!out.status.success(), "{args:?} should fail");
+        String::from_utf8(out.stderr).unwrap()
+    }
+}
+
+#[test]
+fn user_lifecycle() {
+    let cli = Cli::new();
+    assert!(cli.ok(&["migrate"], None).contains("up to date"));
+    assert!(cli.dir.path().join("data/confab.db").exists());
+    let out = cli.ok(&["user", "create", "alice", "--developer", "--password-stdin"], Some("s3cret-enough\n"));
+    assert!(out.contains("created user alice"), "{out}");
+    cli.ok(&["user", "create", "bob", "--password-stdin"], Some("another-pass\n"));
+
+    let list = cli.ok(&["user", "list"], None);
+    let alice_line = list.lines().find(|l| l.contains("alice")).unwrap();
+    assert!(alice_line.contains("developer"), "{list}");
+    let bob_line = list.lines().find(|l| l.contains("bob")).unwrap();
+    assert!(!bob_line.contains("developer"), "{list}");
+
+    assert!(cli.ok(&["user", "grant", "bob", "developer"], None).contains("granted"));
+    assert!(cli.ok(&["user", "grant", "bob", "developer"], None).contains("already has"));
+    assert!(cli.ok(&["user", "revoke", "bob", "developer"], None).contains("revoked"));
+    cli.ok(&["user", "set-password", "bob", "--password-stdin"], Some("brand-new-pass\n"));
+    let token = cli.ok(&["token", "alice"], None);
+    assert_eq!(token.trim().split('.').count(), 3, "{token}");
+    cli.ok(&["user", "deactivate", "alice"], None);
+    assert!(cli.fails(&["token", "alice"], None).contains("deactivated"));
+    // The secret was generated once, private to its owner.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(cli.dir.path().join("data/jwt_secret")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn clear_errors_for_bad_input() {
+    let cli = Cli::new();
+    cli.ok(&["user", "create", "alice", "--password-stdin"], Some("s3cret-enough\n"));
+    let err = cli.fails(&["user", "create", "ALICE", "--password-stdin"], Some("s3cret-enough\n"));
+    assert!(err.contains("already exists"), "{err}");
+    let err = cli.fails(&["user", "create", "carol", "--password-stdin"], Some("short\n"));
+    assert!(err.contains("too short"), "{err}");
+    let err = cli.fails(&["user", "create", "bad name!", "--password-stdin"], Some("s3cret-enough\n"));
+    assert!(err.contains("valid username"), "{err}");
+    let err = cli.fails(&["user", "create", "dave"], None);
+    assert!(err.contains("--password-stdin"), "{err}");
+    let err = cli.fails(&["user", "grant", "nobody", "developer"], None);
+    assert!(err.contains("nobody"), "{err}");
+    let err = cli.fails(&["token", "nobody"], None);
+    assert!(err.contains("nobody"), "{err}");
+    cli.fails(&["user", "grant", "alice", "superuser"], None);
+}
+
+#[test]
+fn unknown_env_keys_are_warned_about() {
+    let cli = Cli::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .arg("migrate")
+        .current_dir(cli.dir.path())
+        .env_clear()
+        .env("CONFAB_DATA_DIR", cli.dir.path().join("data"))
+        .env("CONFAB_DATABSE_URL", "typo")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CONFAB_DATABSE_URL"), "{stderr}");
+}
+
+#[test]
+fn bad_database_urls_are_errors_not_panics() {
+    let cli = Cli::new();
+    let out = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .arg("migrate")
+        .current_dir(cli.dir.path())
+        .env_clear()
+        .env("CONFAB_DATABASE_URL", "oracle://db")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unsupported database URL") && !stderr.contains("panicked"), "{stderr}");
+}

@@ -20,7 +20,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's own state, to create users the way the admin CLI does.
     pub state: AppState,
-    pub data_dir: tempfile::TempDir,
+    _data_dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -54,7 +54,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     tokio::spawn(server.run_until(async {
         let _ = rx.await;
     }));
-    TestApp { addr, client: reqwest::Client::new(), state, data_dir, _shutdown: tx }
+    TestApp { addr, client: reqwest::Client::new(), state, _data_dir: data_dir, _shutdown: tx }
 }
 
 impl TestApp {
