@@ -52,7 +52,12 @@ impl AppState {
         store.migrate().await?;
         let secret = config.resolve_jwt_secret()?;
         let jwt = JwtKeys::new(&secret, config.access_lifetime(), config.refresh_lifetime());
-        Ok(Self { config: Arc::new(config), store, jwt: Arc::new(jwt), metrics: telemetry::metrics_handle() })
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            jwt: Arc::new(jwt),
+            metrics: telemetry::metrics_handle(),
+        })
     }
 }
 
@@ -102,7 +107,13 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     Some(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
             .max_age(Duration::from_secs(3600)),
     )
@@ -142,7 +153,9 @@ impl Server {
         let bind = config.bind;
         let state = AppState::open(config).await?;
         crate::auth::password::prepare();
-        let listener = TcpListener::bind(bind).await.with_context(|| format!("cannot listen on {bind}"))?;
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind}"))?;
         Ok(Self { listener, state })
     }
 

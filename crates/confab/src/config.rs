@@ -140,7 +140,11 @@ impl Config {
         let file = match lookup("CONFAB_CONFIG") {
             Some(path) => {
                 let path = PathBuf::from(path);
-                anyhow::ensure!(path.is_file(), "CONFAB_CONFIG names {}, which is not a file", path.display());
+                anyhow::ensure!(
+                    path.is_file(),
+                    "CONFAB_CONFIG names {}, which is not a file",
+                    path.display()
+                );
                 Some(path)
             }
             None => Some(PathBuf::from("confab.toml")).filter(|p| p.is_file()),
@@ -154,7 +158,9 @@ impl Config {
         let mut unknown_env = Vec::new();
         let mut env_pairs = Vec::new();
         for (key, value) in vars {
-            let Some(name) = key.strip_prefix("CONFAB_") else { continue };
+            let Some(name) = key.strip_prefix("CONFAB_") else {
+                continue;
+            };
             let lower = name.to_ascii_lowercase();
             if known.contains(&lower) {
                 env_pairs.push((lower, value.clone()));
@@ -175,7 +181,10 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(self.access_token_lifetime > 0, "access_token_lifetime must be positive");
-        anyhow::ensure!(self.refresh_token_lifetime > 0, "refresh_token_lifetime must be positive");
+        anyhow::ensure!(
+            self.refresh_token_lifetime > 0,
+            "refresh_token_lifetime must be positive"
+        );
         anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
         anyhow::ensure!(self.db_max_connections >= 1, "db_max_connections must be at least 1");
         if let Some(secret) = &self.jwt_secret {
@@ -239,7 +248,11 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
     use std::io::Write;
     if let Ok(existing) = std::fs::read_to_string(path) {
         let secret = existing.trim().to_owned();
-        anyhow::ensure!(secret.len() >= 16, "{} holds a secret shorter than 16 bytes", path.display());
+        anyhow::ensure!(
+            secret.len() >= 16,
+            "{} holds a secret shorter than 16 bytes",
+            path.display()
+        );
         return Ok(secret);
     }
     if let Some(dir) = path.parent() {

@@ -74,7 +74,10 @@ impl Error {
     }
 
     pub fn token_not_valid(detail: impl Into<String>) -> Self {
-        Self::Unauthorized { detail: detail.into(), code: Some("token_not_valid") }
+        Self::Unauthorized {
+            detail: detail.into(),
+            code: Some("token_not_valid"),
+        }
     }
 
     pub fn internal(error: impl Into<anyhow::Error>) -> Self {
@@ -102,11 +105,16 @@ impl Error {
         match self {
             Error::Invalid(fields) => json!(fields),
             Error::BadRequest(detail) | Error::Forbidden(detail) => json!({ "detail": detail }),
-            Error::Unauthorized { detail, code: Some(code) } => json!({ "detail": detail, "code": code }),
+            Error::Unauthorized {
+                detail,
+                code: Some(code),
+            } => json!({ "detail": detail, "code": code }),
             Error::Unauthorized { detail, code: None } => json!({ "detail": detail }),
             Error::NotFound => json!({ "detail": "Not found." }),
             Error::InvalidPage => json!({ "detail": "Invalid page." }),
-            Error::MethodNotAllowed(method) => json!({ "detail": format!("Method \"{method}\" not allowed.") }),
+            Error::MethodNotAllowed(method) => {
+                json!({ "detail": format!("Method \"{method}\" not allowed.") })
+            }
             Error::PayloadTooLarge => json!({ "detail": "Request body is too large." }),
             Error::UnsupportedMediaType(media) => {
                 json!({ "detail": format!("Unsupported media type \"{media}\" in request.") })
@@ -114,7 +122,9 @@ impl Error {
             Error::RateLimited { retry_after_secs } => json!({
                 "detail": format!("Request was throttled. Expected available in {retry_after_secs} seconds.")
             }),
-            Error::Unavailable(_) => json!({ "detail": "Service temporarily unavailable, try again later." }),
+            Error::Unavailable(_) => {
+                json!({ "detail": "Service temporarily unavailable, try again later." })
+            }
             Error::Internal(_) => json!({ "detail": "A server error occurred." }),
         }
     }
@@ -131,7 +141,10 @@ impl IntoResponse for Error {
         let headers = response.headers_mut();
         match &self {
             Error::Unauthorized { .. } => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"api\""),
+                );
             }
             Error::RateLimited { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
@@ -158,7 +171,10 @@ mod tests {
 
     #[test]
     fn shapes_follow_drf() {
-        assert_eq!(Error::field("name", "This field is required.").body(), json!({"name": ["This field is required."]}));
+        assert_eq!(
+            Error::field("name", "This field is required.").body(),
+            json!({"name": ["This field is required."]})
+        );
         assert_eq!(Error::NotFound.body(), json!({"detail": "Not found."}));
         assert_eq!(
             Error::token_not_valid("Token is invalid or expired").body(),

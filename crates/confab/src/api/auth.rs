@@ -68,7 +68,9 @@ pub async fn obtain(State(state): State<AppState>, body: JsonObject) -> Result<J
     let username = fields.text("username", Text::required(crate::chat::types::limits::USERNAME_MAX * 4));
     let password = fields.text("password", Text::required(password::MAX_LENGTH * 4).untrimmed());
     fields.finish()?;
-    let (Some(username), Some(password)) = (username, password) else { unreachable!("checked by finish") };
+    let (Some(username), Some(password)) = (username, password) else {
+        unreachable!("checked by finish")
+    };
     let user = accounts::authenticate(&state.store, &username, &password)
         .await?
         .ok_or_else(|| Error::Unauthorized {
@@ -76,7 +78,10 @@ pub async fn obtain(State(state): State<AppState>, body: JsonObject) -> Result<J
             code: Some("no_active_account"),
         })?;
     let pair = state.jwt.issue_pair(user.id);
-    Ok(Json(TokenPairBody { access: pair.access, refresh: pair.refresh }))
+    Ok(Json(TokenPairBody {
+        access: pair.access,
+        refresh: pair.refresh,
+    }))
 }
 
 /// Exchange a refresh token for a new access token.
@@ -92,12 +97,20 @@ pub async fn refresh(State(state): State<AppState>, body: JsonObject) -> Result<
     fields.finish()?;
     let claims = state.jwt.verify(&token.unwrap_or_default(), Some(TokenType::Refresh))?;
     // A deactivated user's refresh token stops working at once.
-    accounts::current_user(&state.store, claims.user_id).await?.ok_or_else(|| Error::Unauthorized {
-        detail: "No active account found for the given token.".into(),
-        code: Some("no_active_account"),
-    })?;
-    let refresh = state.config.rotate_refresh_tokens.then(|| state.jwt.issue(claims.user_id, TokenType::Refresh));
-    Ok(Json(TokenRefreshed { access: state.jwt.issue(claims.user_id, TokenType::Access), refresh }))
+    accounts::current_user(&state.store, claims.user_id)
+        .await?
+        .ok_or_else(|| Error::Unauthorized {
+            detail: "No active account found for the given token.".into(),
+            code: Some("no_active_account"),
+        })?;
+    let refresh = state
+        .config
+        .rotate_refresh_tokens
+        .then(|| state.jwt.issue(claims.user_id, TokenType::Refresh));
+    Ok(Json(TokenRefreshed {
+        access: state.jwt.issue(claims.user_id, TokenType::Access),
+        refresh,
+    }))
 }
 
 /// Check a token's signature and expiry (either type).
@@ -120,5 +133,10 @@ pub async fn verify(State(state): State<AppState>, body: JsonObject) -> Result<J
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(Authenticated(user): Authenticated) -> Json<Me> {
     let is_developer = user.is_developer();
-    Json(Me { id: user.id, username: user.username, roles: user.roles, is_developer })
+    Json(Me {
+        id: user.id,
+        username: user.username,
+        roles: user.roles,
+        is_developer,
+    })
 }

@@ -71,7 +71,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 }
 
 fn is_json(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
@@ -98,11 +103,21 @@ pub struct Text {
 
 impl Text {
     pub fn required(max_chars: usize) -> Self {
-        Self { required: true, max_chars, allow_blank: false, trim: true }
+        Self {
+            required: true,
+            max_chars,
+            allow_blank: false,
+            trim: true,
+        }
     }
 
     pub fn optional(max_chars: usize) -> Self {
-        Self { required: false, max_chars, allow_blank: true, trim: true }
+        Self {
+            required: false,
+            max_chars,
+            allow_blank: true,
+            trim: true,
+        }
     }
 
     /// Kept exactly as sent.
@@ -112,7 +127,10 @@ impl Text {
 
     /// For partial updates: absent is fine, present must still be valid.
     pub fn not_required(self) -> Self {
-        Self { required: false, ..self }
+        Self {
+            required: false,
+            ..self
+        }
     }
 }
 
@@ -124,7 +142,10 @@ pub struct Fields {
 
 impl Fields {
     pub fn new(JsonObject(map): JsonObject) -> Self {
-        Self { map, errors: FieldErrors::new() }
+        Self {
+            map,
+            errors: FieldErrors::new(),
+        }
     }
 
     fn fail(&mut self, field: &str, message: impl Into<String>) {
@@ -167,7 +188,10 @@ impl Fields {
             return None;
         }
         if text.chars().count() > rule.max_chars {
-            self.fail(field, format!("Ensure this field has no more than {} characters.", rule.max_chars));
+            self.fail(
+                field,
+                format!("Ensure this field has no more than {} characters.", rule.max_chars),
+            );
             return None;
         }
         Some(text)
@@ -182,7 +206,13 @@ impl Fields {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            self.fail(field, format!("\"{}\" is not a valid choice.", shown.chars().take(100).collect::<String>()));
+            self.fail(
+                field,
+                format!(
+                    "\"{}\" is not a valid choice.",
+                    shown.chars().take(100).collect::<String>()
+                ),
+            );
         }
         parsed
     }
@@ -221,13 +251,17 @@ mod tests {
     use serde_json::json;
 
     fn fields(value: Value) -> Fields {
-        let Value::Object(map) = value else { panic!("object expected") };
+        let Value::Object(map) = value else {
+            panic!("object expected")
+        };
         Fields::new(JsonObject(map))
     }
 
     #[test]
     fn text_rules() {
-        let mut f = fields(json!({"a": "  hi  ", "b": "", "c": {"x": 1}, "d": "x".repeat(11), "e": "a\u{0}b", "g": null, "n": 5}));
+        let mut f = fields(
+            json!({"a": "  hi  ", "b": "", "c": {"x": 1}, "d": "x".repeat(11), "e": "a\u{0}b", "g": null, "n": 5}),
+        );
         assert_eq!(f.text("a", Text::required(10)).as_deref(), Some("hi"));
         assert_eq!(f.text("b", Text::required(10)), None);
         assert_eq!(f.text("c", Text::required(10)), None);
@@ -237,7 +271,9 @@ mod tests {
         assert_eq!(f.text("n", Text::required(10)).as_deref(), Some("5"));
         assert_eq!(f.text("missing", Text::optional(10)), None);
         assert_eq!(f.text("required", Text::required(10)), None);
-        let Err(Error::Invalid(errors)) = f.finish() else { panic!("errors expected") };
+        let Err(Error::Invalid(errors)) = f.finish() else {
+            panic!("errors expected")
+        };
         assert_eq!(errors["b"], vec!["This field may not be blank."]);
         assert_eq!(errors["c"], vec!["Not a valid string."]);
         assert_eq!(errors["d"], vec!["Ensure this field has no more than 10 characters."]);
@@ -254,7 +290,9 @@ mod tests {
         assert_eq!(f.integer("i", true), Some(12));
         assert_eq!(f.integer("j", true), None);
         assert_eq!(f.integer("k", true), None);
-        let Err(Error::Invalid(errors)) = f.finish() else { panic!("errors expected") };
+        let Err(Error::Invalid(errors)) = f.finish() else {
+            panic!("errors expected")
+        };
         assert_eq!(errors["t"], vec!["\"nope\" is not a valid choice."]);
         assert_eq!(errors["j"], vec!["A valid integer is required."]);
     }

@@ -31,7 +31,11 @@ pub struct RoleBody {
 /// The room's members, longest-standing first (a plain list, not paginated).
 #[utoipa::path(get, path = "/api/chat/rooms/{id}/members/", tag = "members", params(("id" = i64, Path)), security(("jwt" = [])),
     responses((status = 200, body = Vec<Member>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>, Developer(user): Developer, Path(id): Path<i64>) -> Result<Json<Vec<Member>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+) -> Result<Json<Vec<Member>>> {
     Ok(Json(members::list(&state.store, &user, id).await?))
 }
 
@@ -52,13 +56,18 @@ pub async fn add(
     let target = if fields.has("user_id") {
         fields.integer("user_id", true).map(MemberRef::Id)
     } else if fields.has("username") {
-        fields.text("username", Text::required(USERNAME_MAX)).map(MemberRef::Username)
+        fields
+            .text("username", Text::required(USERNAME_MAX))
+            .map(MemberRef::Username)
     } else {
         None
     };
     fields.finish()?;
     let target = target.ok_or_else(|| Error::field("user_id", "This field is required."))?;
-    Ok((StatusCode::CREATED, Json(members::add(&state.store, &user, id, target).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(members::add(&state.store, &user, id, target).await?),
+    ))
 }
 
 /// Change a member's role (room admins; the last admin cannot be demoted).
@@ -78,7 +87,9 @@ pub async fn update(
     let role = fields.choice("role", true, Role::parse);
     fields.finish()?;
     let role = role.ok_or_else(|| Error::field("role", "This field is required."))?;
-    Ok(Json(members::change_role(&state.store, &user, id, user_id, role).await?))
+    Ok(Json(
+        members::change_role(&state.store, &user, id, user_id, role).await?,
+    ))
 }
 
 /// Remove a member: admins remove anyone, moderators plain members, anyone themself.

@@ -60,7 +60,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "jwt",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -75,11 +80,17 @@ pub fn routes() -> Router<AppState> {
         .route("/api/auth/me", get(auth::me))
         .route("/api/chat/users", get(users::list))
         .route("/api/chat/rooms", get(rooms::list).post(rooms::create))
-        .route("/api/chat/rooms/{id}", get(rooms::get).patch(rooms::update).delete(rooms::delete))
+        .route(
+            "/api/chat/rooms/{id}",
+            get(rooms::get).patch(rooms::update).delete(rooms::delete),
+        )
         .route("/api/chat/rooms/{id}/join", post(rooms::join))
         .route("/api/chat/rooms/{id}/leave", post(rooms::leave))
         .route("/api/chat/rooms/{id}/members", get(members::list).post(members::add))
-        .route("/api/chat/rooms/{id}/members/{user_id}", axum::routing::patch(members::update).delete(members::remove))
+        .route(
+            "/api/chat/rooms/{id}/members/{user_id}",
+            axum::routing::patch(members::update).delete(members::remove),
+        )
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))
         .route("/metrics", get(service::metrics))

@@ -6,8 +6,8 @@
 //! `page_size` falls back to the default.
 
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header::HOST;
+use axum::http::request::Parts;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -61,7 +61,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
         let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
         let page = match param("page") {
             None => 1,
-            Some(raw) => raw.parse::<u64>().ok().filter(|p| (1..=1_000_000_000).contains(p)).ok_or(Error::InvalidPage)?,
+            Some(raw) => raw
+                .parse::<u64>()
+                .ok()
+                .filter(|p| (1..=1_000_000_000).contains(p))
+                .ok_or(Error::InvalidPage)?,
         };
         let page_size = param("page_size")
             .and_then(|raw| raw.parse::<u64>().ok())
@@ -73,7 +77,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
 
 impl Pagination {
     pub fn window(&self) -> Window {
-        Window { offset: (self.page - 1) * self.page_size, limit: self.page_size }
+        Window {
+            offset: (self.page - 1) * self.page_size,
+            limit: self.page_size,
+        }
     }
 
     /// Wraps one page of results; a page past the end (other than the first) is a 404.
@@ -85,7 +92,12 @@ impl Pagination {
         let next = (self.page < pages).then(|| self.link(Some(self.page + 1)));
         // Like DRF, the link to page 1 drops the `page` parameter.
         let previous = (self.page > 1).then(|| self.link((self.page > 2).then_some(self.page - 1)));
-        Ok(Paginated { count, next, previous, results })
+        Ok(Paginated {
+            count,
+            next,
+            previous,
+            results,
+        })
     }
 
     fn link(&self, page: Option<u64>) -> String {
@@ -119,17 +131,30 @@ mod tests {
     use axum::http::Request;
 
     async fn pagination(uri: &str) -> Result<Pagination, Error> {
-        let (mut parts, _) = Request::builder().uri(uri).header(HOST, "chat.test").body(()).unwrap().into_parts();
+        let (mut parts, _) = Request::builder()
+            .uri(uri)
+            .header(HOST, "chat.test")
+            .body(())
+            .unwrap()
+            .into_parts();
         Pagination::from_request_parts(&mut parts, &()).await
     }
 
     #[tokio::test]
     async fn links_keep_other_parameters() {
-        let p = pagination("/api/chat/rooms/?search=dev&page=2&page_size=10").await.unwrap();
+        let p = pagination("/api/chat/rooms/?search=dev&page=2&page_size=10")
+            .await
+            .unwrap();
         assert_eq!(p.window().offset, 10);
         let page = p.respond(35, vec![1]).unwrap();
-        assert_eq!(page.next.as_deref(), Some("http://chat.test/api/chat/rooms/?search=dev&page_size=10&page=3"));
-        assert_eq!(page.previous.as_deref(), Some("http://chat.test/api/chat/rooms/?search=dev&page_size=10"));
+        assert_eq!(
+            page.next.as_deref(),
+            Some("http://chat.test/api/chat/rooms/?search=dev&page_size=10&page=3")
+        );
+        assert_eq!(
+            page.previous.as_deref(),
+            Some("http://chat.test/api/chat/rooms/?search=dev&page_size=10")
+        );
     }
 
     #[tokio::test]

@@ -97,7 +97,10 @@ pub async fn create(
         description: description.unwrap_or_default(),
         room_type: room_type.unwrap_or(RoomType::Public),
     };
-    Ok((StatusCode::CREATED, Json(rooms::create(&state.store, &user, new).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(rooms::create(&state.store, &user, new).await?),
+    ))
 }
 
 /// A room the caller can see (404 otherwise, whether or not it exists).
@@ -133,7 +136,11 @@ pub async fn update(
 /// Deactivate a room (room admins): it disappears from every list.
 #[utoipa::path(delete, path = "/api/chat/rooms/{id}/", tag = "rooms", params(("id" = i64, Path)), security(("jwt" = [])),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(state): State<AppState>, Developer(user): Developer, Path(id): Path<i64>) -> Result<StatusCode> {
+pub async fn delete(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
     rooms::delete(&state.store, &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -141,7 +148,11 @@ pub async fn delete(State(state): State<AppState>, Developer(user): Developer, P
 /// Join a public room; joining again is harmless. Invite-only rooms answer 403.
 #[utoipa::path(post, path = "/api/chat/rooms/{id}/join/", tag = "rooms", params(("id" = i64, Path)), security(("jwt" = [])),
     responses((status = 200, body = JoinResponse), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn join(State(state): State<AppState>, Developer(user): Developer, Path(id): Path<i64>) -> Result<Json<JoinResponse>> {
+pub async fn join(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+) -> Result<Json<JoinResponse>> {
     let (decision, room) = rooms::join(&state.store, &user, id).await?;
     let detail = match decision {
         JoinDecision::Join => "Joined the room.",
@@ -156,7 +167,13 @@ pub async fn join(State(state): State<AppState>, Developer(user): Developer, Pat
         (status = 200, body = DetailBody), (status = 400, description = "Not a member", body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
-pub async fn leave(State(state): State<AppState>, Developer(user): Developer, Path(id): Path<i64>) -> Result<Json<DetailBody>> {
+pub async fn leave(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+) -> Result<Json<DetailBody>> {
     rooms::leave(&state.store, &user, id).await?;
-    Ok(Json(DetailBody { detail: "Left the room." }))
+    Ok(Json(DetailBody {
+        detail: "Left the room.",
+    }))
 }

@@ -47,6 +47,12 @@ pub async fn list(
         window.limit,
     )
     .await?;
-    let users = users.into_iter().map(|u| UserRef { id: u.id, username: u.username }).collect();
+    let users = users
+        .into_iter()
+        .map(|u| UserRef {
+            id: u.id,
+            username: u.username,
+        })
+        .collect();
     Ok(Json(pagination.respond(total, users)?))
 }

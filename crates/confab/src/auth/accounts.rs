@@ -66,18 +66,25 @@ pub async fn authenticate(store: &Store, username: &str, password: &str) -> Resu
         None
     };
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password_ok = password.len() <= password::MAX_LENGTH * 4 && password::verify(password.to_owned(), stored_hash).await;
+    let password_ok =
+        password.len() <= password::MAX_LENGTH * 4 && password::verify(password.to_owned(), stored_hash).await;
     Ok(user.filter(|u| password_ok && u.is_active))
 }
 
 /// The active user behind a verified token, with their roles.
 pub async fn current_user(store: &Store, user_id: i64) -> Result<Option<CurrentUser>> {
-    let Some(user) = store::users::find(store.reader(), user_id).await? else { return Ok(None) };
+    let Some(user) = store::users::find(store.reader(), user_id).await? else {
+        return Ok(None);
+    };
     if !user.is_active {
         return Ok(None);
     }
     let roles = store::users::roles(store.reader(), user.id).await?;
-    Ok(Some(CurrentUser { id: user.id, username: user.username, roles }))
+    Ok(Some(CurrentUser {
+        id: user.id,
+        username: user.username,
+        roles,
+    }))
 }
 
 pub async fn find_by_username(store: &Store, username: &str) -> Result<users::Model> {

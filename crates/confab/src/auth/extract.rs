@@ -22,11 +22,15 @@ pub struct Developer(pub CurrentUser);
 /// is no header or another scheme (DRF then treats the request as
 /// unauthenticated); an error when the header is malformed.
 pub fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, Error> {
-    let Some(value) = headers.get(AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| Error::token_not_valid("Authorization header is not valid text"))?;
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| Error::token_not_valid("Authorization header is not valid text"))?;
     let mut parts = value.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(scheme), Some(token), None) if scheme == "Bearer" => Ok(Some(token)),
+        (Some("Bearer"), Some(token), None) => Ok(Some(token)),
         (Some(scheme), _, _) if scheme != "Bearer" => Ok(None),
         _ => Err(Error::Unauthorized {
             detail: "Authorization header must contain two space-delimited values".into(),
@@ -43,7 +47,10 @@ pub async fn user_for_token(state: &AppState, token: &str) -> Result<CurrentUser
         .map_err(|_| Error::token_not_valid("Given token not valid for any token type"))?;
     accounts::current_user(&state.store, claims.user_id)
         .await?
-        .ok_or_else(|| Error::Unauthorized { detail: "User not found".into(), code: Some("user_not_found") })
+        .ok_or_else(|| Error::Unauthorized {
+            detail: "User not found".into(),
+            code: Some("user_not_found"),
+        })
 }
 
 impl FromRequestParts<AppState> for Authenticated {
@@ -65,7 +72,9 @@ impl FromRequestParts<AppState> for Developer {
         if user.is_developer() {
             Ok(Developer(user))
         } else {
-            Err(Error::Forbidden("Only users with the developer role may use chat.".into()))
+            Err(Error::Forbidden(
+                "Only users with the developer role may use chat.".into(),
+            ))
         }
     }
 }

@@ -99,7 +99,10 @@ impl JwtKeys {
     }
 
     pub fn issue_pair(&self, user_id: i64) -> TokenPair {
-        TokenPair { access: self.issue(user_id, TokenType::Access), refresh: self.issue(user_id, TokenType::Refresh) }
+        TokenPair {
+            access: self.issue(user_id, TokenType::Access),
+            refresh: self.issue(user_id, TokenType::Refresh),
+        }
     }
 
     /// Verifies signature, expiry and type. The error is SimpleJWT's 401.
@@ -120,7 +123,11 @@ mod tests {
     use base64::Engine;
 
     fn keys() -> JwtKeys {
-        JwtKeys::new("test-secret-0123456789", Duration::from_secs(300), Duration::from_secs(86400))
+        JwtKeys::new(
+            "test-secret-0123456789",
+            Duration::from_secs(300),
+            Duration::from_secs(86400),
+        )
     }
 
     fn payload(token: &str) -> serde_json::Value {
@@ -166,7 +173,11 @@ mod tests {
 
     #[test]
     fn rejects_other_secrets_expired_and_garbage() {
-        let other = JwtKeys::new("another-secret-987654", Duration::from_secs(300), Duration::from_secs(300));
+        let other = JwtKeys::new(
+            "another-secret-987654",
+            Duration::from_secs(300),
+            Duration::from_secs(300),
+        );
         assert!(keys().verify(&other.issue(1, TokenType::Access), None).is_err());
         let expired = JwtKeys::new("test-secret-0123456789", Duration::ZERO, Duration::ZERO);
         let token = expired.issue(1, TokenType::Access);

@@ -28,7 +28,10 @@ impl CurrentUser {
     }
 
     pub fn as_ref(&self) -> UserRef {
-        UserRef { id: self.id, username: self.username.clone() }
+        UserRef {
+            id: self.id,
+            username: self.username.clone(),
+        }
     }
 }
 
@@ -36,5 +39,7 @@ impl CurrentUser {
 pub fn random_token(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut rng = rand::rngs::OsRng;
-    (0..len).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect()
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }

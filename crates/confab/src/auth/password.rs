@@ -42,7 +42,9 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
             Some(hash) => (hash.as_str(), true),
             None => (dummy_hash(), false),
         };
-        let Ok(parsed) = PasswordHash::new(hash) else { return false };
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            return false;
+        };
         let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         matches && real
     })
@@ -61,10 +63,14 @@ pub fn check_strength(password: &str, username: &str) -> Vec<String> {
     let mut problems = Vec::new();
     let length = password.chars().count();
     if length < MIN_LENGTH {
-        problems.push(format!("This password is too short. It must contain at least {MIN_LENGTH} characters."));
+        problems.push(format!(
+            "This password is too short. It must contain at least {MIN_LENGTH} characters."
+        ));
     }
     if length > MAX_LENGTH {
-        problems.push(format!("This password is too long. It must contain at most {MAX_LENGTH} characters."));
+        problems.push(format!(
+            "This password is too long. It must contain at most {MAX_LENGTH} characters."
+        ));
     }
     if !password.is_empty() && password.chars().all(|c| c.is_ascii_digit()) {
         problems.push("This password is entirely numeric.".to_owned());

@@ -42,7 +42,11 @@ pub async fn add(store: &Store, actor: &CurrentUser, room_id: i64, target: Membe
     let user = user
         .filter(|u| u.is_active)
         .ok_or_else(|| Error::field(field, "No active user matches this value."))?;
-    if !store::users::roles(&txn, user.id).await?.iter().any(|r| r == DEVELOPER_ROLE) {
+    if !store::users::roles(&txn, user.id)
+        .await?
+        .iter()
+        .any(|r| r == DEVELOPER_ROLE)
+    {
         return Err(Error::field(field, "Only developers can be added to a room."));
     }
     if store::members::find(&txn, room_id, user.id).await?.is_some() {
@@ -71,7 +75,9 @@ pub async fn change_role(store: &Store, actor: &CurrentUser, room_id: i64, user_
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
     policy::view_room(&facts.access)?;
-    let mut member = store::members::find(&txn, room_id, user_id).await?.ok_or(Error::NotFound)?;
+    let mut member = store::members::find(&txn, room_id, user_id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let admins = store::members::count_with_role(&txn, room_id, Role::Admin.as_str()).await?;
     policy::change_role(&facts.access, role_of(&member), role, admins)?;
     if role_of(&member) != role {
@@ -93,7 +99,10 @@ pub async fn change_role(store: &Store, actor: &CurrentUser, room_id: i64, user_
             .await?;
         }
     }
-    let username = store::users::find(&txn, user_id).await?.map(|u| u.username).unwrap_or_default();
+    let username = store::users::find(&txn, user_id)
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default();
     txn.commit().await?;
     Ok(present(&member, username))
 }
@@ -104,7 +113,9 @@ pub async fn remove(store: &Store, actor: &CurrentUser, room_id: i64, user_id: i
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
     policy::view_room(&facts.access)?;
-    let member = store::members::find(&txn, room_id, user_id).await?.ok_or(Error::NotFound)?;
+    let member = store::members::find(&txn, room_id, user_id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let removal = policy::remove_member(&facts.access, user_id == actor.id, role_of(&member))?;
     depart(&txn, &facts.room, &member).await?;
     if removal == Removal::Kick {
@@ -129,7 +140,11 @@ pub async fn remove(store: &Store, actor: &CurrentUser, room_id: i64, user_id: i
 /// Deletes a membership inside the caller's transaction (the room row is
 /// already locked). When the last admin goes, the longest-standing remaining
 /// member becomes admin and is told so.
-pub(crate) async fn depart<C: ConnectionTrait>(db: &C, room: &rooms::Model, member: &room_members::Model) -> Result<()> {
+pub(crate) async fn depart<C: ConnectionTrait>(
+    db: &C,
+    room: &rooms::Model,
+    member: &room_members::Model,
+) -> Result<()> {
     let admins = store::members::count_with_role(db, room.id, Role::Admin.as_str()).await?;
     store::members::delete(db, member.id).await?;
     if policy::needs_successor(role_of(member), admins) {
@@ -154,7 +169,10 @@ pub(crate) async fn depart<C: ConnectionTrait>(db: &C, room: &rooms::Model, memb
 
 fn present(member: &room_members::Model, username: String) -> Member {
     Member {
-        user: UserRef { id: member.user_id, username },
+        user: UserRef {
+            id: member.user_id,
+            username,
+        },
         role: role_of(member),
         joined_at: member.joined_at,
         is_online: false,

@@ -134,7 +134,11 @@ mod tests {
     const CALLERS: [Option<Role>; 4] = [None, Some(Role::Member), Some(Role::Moderator), Some(Role::Admin)];
 
     fn room(room_type: RoomType, my_role: Option<Role>) -> RoomAccess {
-        RoomAccess { room_type, is_active: true, my_role }
+        RoomAccess {
+            room_type,
+            is_active: true,
+            my_role,
+        }
     }
 
     fn status<T>(result: Result<T>) -> Option<StatusCode> {
@@ -146,8 +150,15 @@ mod tests {
         for room_type in TYPES {
             for caller in CALLERS {
                 let expected = room_type == RoomType::Public || caller.is_some();
-                assert_eq!(can_view_room(&room(room_type, caller)), expected, "{room_type} {caller:?}");
-                let inactive = RoomAccess { is_active: false, ..room(room_type, caller) };
+                assert_eq!(
+                    can_view_room(&room(room_type, caller)),
+                    expected,
+                    "{room_type} {caller:?}"
+                );
+                let inactive = RoomAccess {
+                    is_active: false,
+                    ..room(room_type, caller)
+                };
                 assert!(!can_view_room(&inactive));
                 assert_eq!(status(view_room(&inactive)), Some(StatusCode::NOT_FOUND));
             }
@@ -162,7 +173,10 @@ mod tests {
             assert_eq!(status(manage_room(&outsider)), Some(StatusCode::NOT_FOUND));
             assert_eq!(status(add_member(&outsider)), Some(StatusCode::NOT_FOUND));
             assert_eq!(status(leave_room(&outsider)), Some(StatusCode::NOT_FOUND));
-            assert_eq!(status(remove_member(&outsider, false, Role::Member)), Some(StatusCode::NOT_FOUND));
+            assert_eq!(
+                status(remove_member(&outsider, false, Role::Member)),
+                Some(StatusCode::NOT_FOUND)
+            );
         }
     }
 
@@ -173,7 +187,9 @@ mod tests {
                 let result = manage_room(&room(room_type, caller));
                 match caller {
                     Some(Role::Admin) => assert!(result.is_ok()),
-                    None if room_type != RoomType::Public => assert_eq!(status(result), Some(StatusCode::NOT_FOUND)),
+                    None if room_type != RoomType::Public => {
+                        assert_eq!(status(result), Some(StatusCode::NOT_FOUND))
+                    }
                     _ => assert_eq!(status(result), Some(StatusCode::FORBIDDEN)),
                 }
             }
@@ -189,16 +205,28 @@ mod tests {
         );
         for room_type in [RoomType::Private, RoomType::Group] {
             assert_eq!(status(join_room(&room(room_type, None))), Some(StatusCode::FORBIDDEN));
-            assert_eq!(join_room(&room(room_type, Some(Role::Member))).unwrap(), JoinDecision::AlreadyMember);
+            assert_eq!(
+                join_room(&room(room_type, Some(Role::Member))).unwrap(),
+                JoinDecision::AlreadyMember
+            );
         }
-        let inactive = RoomAccess { is_active: false, ..room(RoomType::Public, None) };
+        let inactive = RoomAccess {
+            is_active: false,
+            ..room(RoomType::Public, None)
+        };
         assert_eq!(status(join_room(&inactive)), Some(StatusCode::NOT_FOUND));
     }
 
     #[test]
     fn leaving_requires_membership() {
-        assert_eq!(status(leave_room(&room(RoomType::Public, None))), Some(StatusCode::BAD_REQUEST));
-        assert_eq!(leave_room(&room(RoomType::Group, Some(Role::Moderator))).unwrap(), Role::Moderator);
+        assert_eq!(
+            status(leave_room(&room(RoomType::Public, None))),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            leave_room(&room(RoomType::Group, Some(Role::Moderator))).unwrap(),
+            Role::Moderator
+        );
     }
 
     #[test]
@@ -206,9 +234,15 @@ mod tests {
         for room_type in TYPES {
             assert!(add_member(&room(room_type, Some(Role::Admin))).is_ok());
             assert!(add_member(&room(room_type, Some(Role::Moderator))).is_ok());
-            assert_eq!(status(add_member(&room(room_type, Some(Role::Member)))), Some(StatusCode::FORBIDDEN));
+            assert_eq!(
+                status(add_member(&room(room_type, Some(Role::Member)))),
+                Some(StatusCode::FORBIDDEN)
+            );
         }
-        assert_eq!(status(add_member(&room(RoomType::Public, None))), Some(StatusCode::FORBIDDEN));
+        assert_eq!(
+            status(add_member(&room(RoomType::Public, None))),
+            Some(StatusCode::FORBIDDEN)
+        );
     }
 
     #[test]
@@ -216,7 +250,10 @@ mod tests {
         let admin = room(RoomType::Group, Some(Role::Admin));
         assert!(change_role(&admin, Role::Member, Role::Moderator, 1).is_ok());
         assert!(change_role(&admin, Role::Admin, Role::Member, 2).is_ok());
-        assert_eq!(status(change_role(&admin, Role::Admin, Role::Member, 1)), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(
+            status(change_role(&admin, Role::Admin, Role::Member, 1)),
+            Some(StatusCode::BAD_REQUEST)
+        );
         assert!(change_role(&admin, Role::Admin, Role::Admin, 1).is_ok());
         for caller in [Some(Role::Moderator), Some(Role::Member)] {
             let result = change_role(&room(RoomType::Group, caller), Role::Member, Role::Moderator, 1);
@@ -248,7 +285,10 @@ mod tests {
             }
         }
         for caller in [Admin, Moderator, Member] {
-            assert_eq!(remove_member(&room(RoomType::Group, Some(caller)), true, caller).unwrap(), Removal::Leave);
+            assert_eq!(
+                remove_member(&room(RoomType::Group, Some(caller)), true, caller).unwrap(),
+                Removal::Leave
+            );
         }
         assert_eq!(
             status(remove_member(&room(RoomType::Public, None), false, Member)),

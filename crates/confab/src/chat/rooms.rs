@@ -48,9 +48,13 @@ pub(crate) async fn facts<C: ConnectionTrait>(db: &C, room_id: i64, user_id: i64
         // An unknown type in the database is treated as the most restrictive one.
         room_type: RoomType::parse(&room.room_type).unwrap_or(RoomType::Private),
         is_active: room.is_active,
-        my_role: membership.as_ref().map(|m| role_of(m)),
+        my_role: membership.as_ref().map(role_of),
     };
-    Ok(RoomFacts { room, membership, access })
+    Ok(RoomFacts {
+        room,
+        membership,
+        access,
+    })
 }
 
 pub(crate) fn role_of(member: &room_members::Model) -> Role {
@@ -58,7 +62,8 @@ pub(crate) fn role_of(member: &room_members::Model) -> Role {
 }
 
 pub async fn list(store: &Store, user: &CurrentUser, search: Option<&str>, window: Window) -> Result<(u64, Vec<Room>)> {
-    let (total, rows) = store::rooms::page_visible(store.reader(), user.id, search, window.offset, window.limit).await?;
+    let (total, rows) =
+        store::rooms::page_visible(store.reader(), user.id, search, window.offset, window.limit).await?;
     Ok((total, present(store.reader(), user.id, rows).await?))
 }
 

@@ -31,7 +31,11 @@ pub async fn seed(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
             }
             None => accounts::create_user(store, name, &password, true).await?,
         };
-        users.push(CurrentUser { id: user.id, username: user.username, roles: vec![DEVELOPER_ROLE.into()] });
+        users.push(CurrentUser {
+            id: user.id,
+            username: user.username,
+            roles: vec![DEVELOPER_ROLE.into()],
+        });
         credentials.push((name, password));
     }
     let (alice, bob) = (&users[0], &users[1]);

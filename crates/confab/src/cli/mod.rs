@@ -88,7 +88,11 @@ pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
     let state = AppState::open(config).await?;
     let store = &state.store;
     match command {
-        UserCommand::Create { name, developer, password_stdin } => {
+        UserCommand::Create {
+            name,
+            developer,
+            password_stdin,
+        } => {
             accounts::check_username(&name)?;
             let password = read_password(password_stdin)?;
             let user = accounts::create_user(store, &name, &password, developer).await?;
@@ -97,25 +101,43 @@ pub async fn user(config: Config, command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Grant { name, role } => {
             let changed = accounts::set_role(store, &name, role.as_str(), true).await?;
-            println!("{name}: {} {}", if changed { "granted" } else { "already has" }, role.as_str());
+            println!(
+                "{name}: {} {}",
+                if changed { "granted" } else { "already has" },
+                role.as_str()
+            );
         }
         UserCommand::Revoke { name, role } => {
             let changed = accounts::set_role(store, &name, role.as_str(), false).await?;
-            println!("{name}: {} {}", if changed { "revoked" } else { "did not have" }, role.as_str());
+            println!(
+                "{name}: {} {}",
+                if changed { "revoked" } else { "did not have" },
+                role.as_str()
+            );
         }
         UserCommand::List => {
             let users = store::users::all(store.reader()).await?;
             let roles = store::users::all_roles(store.reader()).await?;
-            println!("{:>6}  {:<24} {:<8} {:<12} created", "id", "username", "active", "roles");
+            println!(
+                "{:>6}  {:<24} {:<8} {:<12} created",
+                "id", "username", "active", "roles"
+            );
             for user in users {
-                let mine: Vec<&str> =
-                    roles.iter().filter(|(id, _)| *id == user.id).map(|(_, r)| r.as_str()).collect();
+                let mine: Vec<&str> = roles
+                    .iter()
+                    .filter(|(id, _)| *id == user.id)
+                    .map(|(_, r)| r.as_str())
+                    .collect();
                 println!(
                     "{:>6}  {:<24} {:<8} {:<12} {}",
                     user.id,
                     user.username,
                     if user.is_active { "yes" } else { "no" },
-                    if mine.is_empty() { "-".to_owned() } else { mine.join(",") },
+                    if mine.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        mine.join(",")
+                    },
                     user.created_at.format("%Y-%m-%d %H:%M")
                 );
             }

@@ -8,7 +8,11 @@ use sea_orm::{
 
 use super::entities::room_members;
 
-pub async fn find<C: ConnectionTrait>(db: &C, room_id: i64, user_id: i64) -> Result<Option<room_members::Model>, DbErr> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    room_id: i64,
+    user_id: i64,
+) -> Result<Option<room_members::Model>, DbErr> {
     room_members::Entity::find()
         .filter(room_members::Column::RoomId.eq(room_id))
         .filter(room_members::Column::UserId.eq(user_id))
@@ -66,7 +70,12 @@ pub async fn count_with_role<C: ConnectionTrait>(db: &C, room_id: i64, role: &st
         .await
 }
 
-pub async fn insert<C: ConnectionTrait>(db: &C, room_id: i64, user_id: i64, role: &str) -> Result<room_members::Model, DbErr> {
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    room_id: i64,
+    user_id: i64,
+    role: &str,
+) -> Result<room_members::Model, DbErr> {
     room_members::ActiveModel {
         room_id: Set(room_id),
         user_id: Set(user_id),

@@ -22,8 +22,8 @@ use anyhow::Context;
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::sqlx::ConnectOptions as _;
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
-    SqlxSqliteConnector, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqlxSqliteConnector,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -101,7 +101,11 @@ impl Store {
                 let db = Database::connect(options)
                     .await
                     .with_context(|| format!("cannot connect to the {} database", backend.name()))?;
-                Ok(Self { reader: db.clone(), writer: db, backend })
+                Ok(Self {
+                    reader: db.clone(),
+                    writer: db,
+                    backend,
+                })
             }
         }
     }
@@ -166,7 +170,10 @@ impl Store {
     pub fn pool_stats(&self) -> PoolStats {
         let (size, idle) = match self.backend {
             Backend::Sqlite => {
-                let (r, w) = (self.reader.get_sqlite_connection_pool(), self.writer.get_sqlite_connection_pool());
+                let (r, w) = (
+                    self.reader.get_sqlite_connection_pool(),
+                    self.writer.get_sqlite_connection_pool(),
+                );
                 (r.size() + w.size(), (r.num_idle() + w.num_idle()) as u32)
             }
             Backend::MySql => {

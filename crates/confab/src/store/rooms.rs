@@ -55,7 +55,11 @@ pub struct RoomChanges {
     pub room_type: Option<String>,
 }
 
-pub async fn update<C: ConnectionTrait>(db: &C, room: rooms::Model, changes: RoomChanges) -> Result<rooms::Model, DbErr> {
+pub async fn update<C: ConnectionTrait>(
+    db: &C,
+    room: rooms::Model,
+    changes: RoomChanges,
+) -> Result<rooms::Model, DbErr> {
     let mut active: rooms::ActiveModel = room.into();
     if let Some(name) = changes.name {
         active.name = Set(name);

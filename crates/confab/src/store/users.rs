@@ -102,18 +102,26 @@ pub async fn all_roles<C: ConnectionTrait>(db: &C) -> Result<Vec<(i64, String)>,
 
 /// Grants `role`; granting twice is a no-op.
 pub async fn grant<C: ConnectionTrait>(db: &C, user_id: i64, role: &str) -> Result<(), DbErr> {
-    let exists = user_roles::Entity::find_by_id((user_id, role.to_owned())).one(db).await?.is_some();
+    let exists = user_roles::Entity::find_by_id((user_id, role.to_owned()))
+        .one(db)
+        .await?
+        .is_some();
     if !exists {
-        user_roles::ActiveModel { user_id: Set(user_id), role: Set(role.to_owned()) }
-            .insert(db)
-            .await?;
+        user_roles::ActiveModel {
+            user_id: Set(user_id),
+            role: Set(role.to_owned()),
+        }
+        .insert(db)
+        .await?;
     }
     Ok(())
 }
 
 /// Returns whether the user had the role.
 pub async fn revoke<C: ConnectionTrait>(db: &C, user_id: i64, role: &str) -> Result<bool, DbErr> {
-    let result = user_roles::Entity::delete_by_id((user_id, role.to_owned())).exec(db).await?;
+    let result = user_roles::Entity::delete_by_id((user_id, role.to_owned()))
+        .exec(db)
+        .await?;
     Ok(result.rows_affected > 0)
 }
 

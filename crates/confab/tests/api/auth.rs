@@ -7,8 +7,13 @@ use serde_json::json;
 use crate::helpers::{assert_detail, spawn_app, spawn_app_with, JWT_SECRET, PASSWORD};
 
 async fn obtain(app: &crate::helpers::TestApp, username: &str, password: &str) -> (StatusCode, serde_json::Value) {
-    app.call(Method::POST, "/api/token/", None, Some(json!({"username": username, "password": password})))
-        .await
+    app.call(
+        Method::POST,
+        "/api/token/",
+        None,
+        Some(json!({"username": username, "password": password})),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -21,15 +26,27 @@ async fn obtain_refresh_verify_round_trip() {
 
     let (status, me) = app.call(Method::GET, "/api/auth/me/", Some(access), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(me, json!({"id": alice.id, "username": "alice", "roles": ["developer"], "is_developer": true}));
+    assert_eq!(
+        me,
+        json!({"id": alice.id, "username": "alice", "roles": ["developer"], "is_developer": true})
+    );
 
-    let (status, refreshed) = app.call(Method::POST, "/api/token/refresh/", None, Some(json!({"refresh": refresh}))).await;
+    let (status, refreshed) = app
+        .call(
+            Method::POST,
+            "/api/token/refresh/",
+            None,
+            Some(json!({"refresh": refresh})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert!(refreshed["access"].is_string());
     assert!(refreshed.get("refresh").is_none(), "no rotation by default");
 
     for token in [access, refresh] {
-        let (status, body) = app.call(Method::POST, "/api/token/verify/", None, Some(json!({"token": token}))).await;
+        let (status, body) = app
+            .call(Method::POST, "/api/token/verify/", None, Some(json!({"token": token})))
+            .await;
         assert_eq!((status, body), (StatusCode::OK, json!({})));
     }
 }
@@ -63,9 +80,17 @@ async fn obtain_validates_fields() {
     let app = spawn_app().await;
     let (status, body) = app.call(Method::POST, "/api/token/", None, Some(json!({}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body, json!({"username": ["This field is required."], "password": ["This field is required."]}));
+    assert_eq!(
+        body,
+        json!({"username": ["This field is required."], "password": ["This field is required."]})
+    );
     let (status, body) = app
-        .call(Method::POST, "/api/token/", None, Some(json!({"username": {"a": 1}, "password": ["x"]})))
+        .call(
+            Method::POST,
+            "/api/token/",
+            None,
+            Some(json!({"username": {"a": 1}, "password": ["x"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["username"], json!(["Not a valid string."]));
@@ -76,12 +101,19 @@ async fn deactivated_users_cannot_log_in_refresh_or_call() {
     let app = spawn_app().await;
     let alice = app.developer("alice").await;
     let (_, pair) = obtain(&app, "alice", PASSWORD).await;
-    confab::auth::accounts::set_active(&app.state.store, "alice", false).await.unwrap();
+    confab::auth::accounts::set_active(&app.state.store, "alice", false)
+        .await
+        .unwrap();
 
     let (status, _) = obtain(&app, "alice", PASSWORD).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = app
-        .call(Method::POST, "/api/token/refresh/", None, Some(json!({"refresh": pair["refresh"]})))
+        .call(
+            Method::POST,
+            "/api/token/refresh/",
+            None,
+            Some(json!({"refresh": pair["refresh"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = app.get("/api/auth/me/", &alice).await;
@@ -94,12 +126,22 @@ async fn refresh_tokens_are_never_access_tokens_and_vice_versa() {
     app.developer("alice").await;
     let (_, pair) = obtain(&app, "alice", PASSWORD).await;
     let (status, body) = app
-        .call(Method::GET, "/api/chat/rooms/", Some(pair["refresh"].as_str().unwrap()), None)
+        .call(
+            Method::GET,
+            "/api/chat/rooms/",
+            Some(pair["refresh"].as_str().unwrap()),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "token_not_valid");
     let (status, body) = app
-        .call(Method::POST, "/api/token/refresh/", None, Some(json!({"refresh": pair["access"]})))
+        .call(
+            Method::POST,
+            "/api/token/refresh/",
+            None,
+            Some(json!({"refresh": pair["access"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "token_not_valid");
@@ -111,7 +153,12 @@ async fn rotation_returns_a_new_refresh_token_when_enabled() {
     app.developer("alice").await;
     let (_, pair) = obtain(&app, "alice", PASSWORD).await;
     let (status, body) = app
-        .call(Method::POST, "/api/token/refresh/", None, Some(json!({"refresh": pair["refresh"]})))
+        .call(
+            Method::POST,
+            "/api/token/refresh/",
+            None,
+            Some(json!({"refresh": pair["refresh"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(body["refresh"].is_string());
@@ -131,12 +178,17 @@ async fn bad_tokens_are_401_with_simplejwt_bodies() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{header}");
         assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"api\"");
         let body: serde_json::Value = response.json().await.unwrap();
-        assert!(body["detail"].is_string() && body["code"].is_string(), "{header}: {body}");
+        assert!(
+            body["detail"].is_string() && body["code"].is_string(),
+            "{header}: {body}"
+        );
     }
     let (status, body) = app.call(Method::GET, "/api/chat/rooms/", None, None).await;
     assert_detail(status, &body, StatusCode::UNAUTHORIZED);
     assert_eq!(body["detail"], "Authentication credentials were not provided.");
-    let (status, _) = app.call(Method::POST, "/api/token/verify/", None, Some(json!({"token": "nope"}))).await;
+    let (status, _) = app
+        .call(Method::POST, "/api/token/verify/", None, Some(json!({"token": "nope"})))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -146,7 +198,12 @@ async fn expired_tokens_are_rejected() {
     let alice = app.developer("alice").await;
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"token_type": "access", "exp": now - 10, "iat": now - 310, "jti": "00", "user_id": alice.id.to_string()});
-    let token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(JWT_SECRET.as_bytes())).unwrap();
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap();
     let (status, body) = app.call(Method::GET, "/api/auth/me/", Some(&token), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["code"], "token_not_valid");
@@ -164,8 +221,12 @@ async fn tokens_minted_by_django_with_the_same_secret_are_accepted() {
             "token_type": "access", "exp": now + 300, "iat": now,
             "jti": "4f1c3a0e9b8d4c2a9e7f6b5a4c3d2e1f", "user_id": user_id
         });
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(JWT_SECRET.as_bytes()))
-            .unwrap();
+        let token = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+        )
+        .unwrap();
         let (status, body) = app.call(Method::GET, "/api/auth/me/", Some(&token), None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["username"], "alice");

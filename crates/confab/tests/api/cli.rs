@@ -9,7 +9,9 @@ struct Cli {
 
 impl Cli {
     fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
@@ -34,7 +36,11 @@ impl Cli {
 
     fn ok(&self, args: &[&str], stdin: Option<&str>) -> String {
         let out = self.run(args, stdin);
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -50,7 +56,10 @@ fn user_lifecycle() {
     let cli = Cli::new();
     assert!(cli.ok(&["migrate"], None).contains("up to date"));
     assert!(cli.dir.path().join("data/confab.db").exists());
-    let out = cli.ok(&["user", "create", "alice", "--developer", "--password-stdin"], Some("s3cret-enough\n"));
+    let out = cli.ok(
+        &["user", "create", "alice", "--developer", "--password-stdin"],
+        Some("s3cret-enough\n"),
+    );
     assert!(out.contains("created user alice"), "{out}");
     cli.ok(&["user", "create", "bob", "--password-stdin"], Some("another-pass\n"));
 
@@ -61,9 +70,16 @@ fn user_lifecycle() {
     assert!(!bob_line.contains("developer"), "{list}");
 
     assert!(cli.ok(&["user", "grant", "bob", "developer"], None).contains("granted"));
-    assert!(cli.ok(&["user", "grant", "bob", "developer"], None).contains("already has"));
-    assert!(cli.ok(&["user", "revoke", "bob", "developer"], None).contains("revoked"));
-    cli.ok(&["user", "set-password", "bob", "--password-stdin"], Some("brand-new-pass\n"));
+    assert!(cli
+        .ok(&["user", "grant", "bob", "developer"], None)
+        .contains("already has"));
+    assert!(cli
+        .ok(&["user", "revoke", "bob", "developer"], None)
+        .contains("revoked"));
+    cli.ok(
+        &["user", "set-password", "bob", "--password-stdin"],
+        Some("brand-new-pass\n"),
+    );
     let token = cli.ok(&["token", "alice"], None);
     assert_eq!(token.trim().split('.').count(), 3, "{token}");
     cli.ok(&["user", "deactivate", "alice"], None);
@@ -72,7 +88,10 @@ fn user_lifecycle() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(cli.dir.path().join("data/jwt_secret")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(cli.dir.path().join("data/jwt_secret"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }
@@ -80,12 +99,21 @@ fn user_lifecycle() {
 #[test]
 fn clear_errors_for_bad_input() {
     let cli = Cli::new();
-    cli.ok(&["user", "create", "alice", "--password-stdin"], Some("s3cret-enough\n"));
-    let err = cli.fails(&["user", "create", "ALICE", "--password-stdin"], Some("s3cret-enough\n"));
+    cli.ok(
+        &["user", "create", "alice", "--password-stdin"],
+        Some("s3cret-enough\n"),
+    );
+    let err = cli.fails(
+        &["user", "create", "ALICE", "--password-stdin"],
+        Some("s3cret-enough\n"),
+    );
     assert!(err.contains("already exists"), "{err}");
     let err = cli.fails(&["user", "create", "carol", "--password-stdin"], Some("short\n"));
     assert!(err.contains("too short"), "{err}");
-    let err = cli.fails(&["user", "create", "bad name!", "--password-stdin"], Some("s3cret-enough\n"));
+    let err = cli.fails(
+        &["user", "create", "bad name!", "--password-stdin"],
+        Some("s3cret-enough\n"),
+    );
     assert!(err.contains("valid username"), "{err}");
     let err = cli.fails(&["user", "create", "dave"], None);
     assert!(err.contains("--password-stdin"), "{err}");
@@ -124,5 +152,8 @@ fn bad_database_urls_are_errors_not_panics() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("unsupported database URL") && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("unsupported database URL") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
 }

@@ -54,7 +54,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     tokio::spawn(server.run_until(async {
         let _ = rx.await;
     }));
-    TestApp { addr, client: reqwest::Client::new(), state, _data_dir: data_dir, _shutdown: tx }
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        state,
+        _data_dir: data_dir,
+        _shutdown: tx,
+    }
 }
 
 impl TestApp {
@@ -67,7 +73,11 @@ impl TestApp {
         let user = accounts::create_user(&self.state.store, username, PASSWORD, developer)
             .await
             .expect("user created");
-        TestUser { id: user.id, username: user.username, token: self.state.jwt.issue(user.id, TokenType::Access) }
+        TestUser {
+            id: user.id,
+            username: user.username,
+            token: self.state.jwt.issue(user.id, TokenType::Access),
+        }
     }
 
     pub async fn developer(&self, username: &str) -> TestUser {
@@ -75,7 +85,13 @@ impl TestApp {
     }
 
     /// Sends a request and returns the status and the JSON body (`Null` when empty).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -113,7 +129,11 @@ impl TestApp {
     /// Creates a room as `owner` and returns its id.
     pub async fn room(&self, owner: &TestUser, name: &str, room_type: &str) -> i64 {
         let (status, body) = self
-            .post("/api/chat/rooms/", owner, serde_json::json!({"name": name, "room_type": room_type}))
+            .post(
+                "/api/chat/rooms/",
+                owner,
+                serde_json::json!({"name": name, "room_type": room_type}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_i64().unwrap()
@@ -133,8 +153,8 @@ impl TestApp {
 
     /// Notifications stored for a user: `(type, room id)`, oldest first.
     pub async fn notifications_of(&self, user: &TestUser) -> Vec<(String, Option<i64>)> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
         use confab::store::entities::notifications;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
         notifications::Entity::find()
             .filter(notifications::Column::UserId.eq(user.id))
             .order_by_asc(notifications::Column::Id)

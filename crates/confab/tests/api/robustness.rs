@@ -24,7 +24,11 @@ async fn malformed_bodies() {
         ("application/json", "[1, 2]", StatusCode::BAD_REQUEST),
         ("application/json", "\"just a string\"", StatusCode::BAD_REQUEST),
         ("text/plain", "{\"name\": \"x\"}", StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        ("application/x-www-form-urlencoded", "name=x", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (
+            "application/x-www-form-urlencoded",
+            "name=x",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
     ];
     for (content_type, body, expected) in cases {
         let response = app
@@ -38,7 +42,15 @@ async fn malformed_bodies() {
             .unwrap();
         assert_eq!(response.status(), expected, "{content_type} {body}");
         let json: Value = response.json().await.unwrap();
-        assert!(json.is_object() && json.as_object().unwrap().values().all(|v| v.is_string() || v.is_array()), "{json}");
+        assert!(
+            json.is_object()
+                && json
+                    .as_object()
+                    .unwrap()
+                    .values()
+                    .all(|v| v.is_string() || v.is_array()),
+            "{json}"
+        );
     }
 }
 
@@ -47,7 +59,11 @@ async fn bodies_over_the_limit_are_413() {
     let app = spawn_app_with(|c| c.max_body_bytes = 4096).await;
     let alice = app.developer("alice").await;
     let (status, body) = app
-        .post("/api/chat/rooms/", &alice, json!({"name": "x", "description": "y".repeat(10_000)}))
+        .post(
+            "/api/chat/rooms/",
+            &alice,
+            json!({"name": "x", "description": "y".repeat(10_000)}),
+        )
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(body["detail"].is_string());
@@ -68,19 +84,40 @@ async fn hostile_ids_and_strings_never_cause_5xx() {
         &format!("/api/chat/rooms/{room}/members/abc/"),
     ] {
         for method in [Method::GET, Method::POST, Method::PATCH, Method::DELETE] {
-            let (status, body) = app.call(method.clone(), path, Some(&alice.token), Some(json!({}))).await;
+            let (status, body) = app
+                .call(method.clone(), path, Some(&alice.token), Some(json!({})))
+                .await;
             assert!(status.is_client_error(), "{method} {path}: {status} {body}");
         }
     }
-    for query in ["?page=abc", "?page=-3", "?page=99999999999999999999", "?page_size=-1", "?search=%00", "?search=%ff%fe"] {
+    for query in [
+        "?page=abc",
+        "?page=-3",
+        "?page=99999999999999999999",
+        "?page_size=-1",
+        "?search=%00",
+        "?search=%ff%fe",
+    ] {
         let (status, body) = app.get(&format!("/api/chat/rooms/{query}"), &alice).await;
-        assert!(status.is_success() || status.is_client_error(), "{query}: {status} {body}");
+        assert!(
+            status.is_success() || status.is_client_error(),
+            "{query}: {status} {body}"
+        );
     }
-    let nasty = ["\u{0}", "x".repeat(10_000).as_str(), "'; DROP TABLE rooms; --", "😀🚀", "\u{202e}evil"]
-        .map(str::to_owned);
+    let nasty = [
+        "\u{0}",
+        "x".repeat(10_000).as_str(),
+        "'; DROP TABLE rooms; --",
+        "😀🚀",
+        "\u{202e}evil",
+    ]
+    .map(str::to_owned);
     for name in nasty {
         let (status, body) = app.post("/api/chat/rooms/", &alice, json!({"name": name})).await;
-        assert!(status == StatusCode::CREATED || status == StatusCode::BAD_REQUEST, "{status} {body}");
+        assert!(
+            status == StatusCode::CREATED || status == StatusCode::BAD_REQUEST,
+            "{status} {body}"
+        );
         if status == StatusCode::CREATED {
             assert_eq!(body["name"], name.trim(), "stored and returned unchanged");
         }

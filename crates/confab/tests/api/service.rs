@@ -28,11 +28,22 @@ async fn every_response_has_a_request_id() {
     let app = spawn_app().await;
     for path in ["/healthz", "/api/chat/rooms/", "/nope"] {
         let response = app.client.get(app.url(path)).send().await.unwrap();
-        let id = response.headers().get("x-request-id").expect("x-request-id").to_str().unwrap();
+        let id = response
+            .headers()
+            .get("x-request-id")
+            .expect("x-request-id")
+            .to_str()
+            .unwrap();
         assert_eq!(id.len(), 36, "{path}: {id}");
     }
     // A caller's own request id is kept.
-    let response = app.client.get(app.url("/healthz")).header("x-request-id", "trace-me-42").send().await.unwrap();
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-42");
 }
 
@@ -41,8 +52,19 @@ async fn metrics_count_requests_by_route_and_report_the_pool() {
     let app = spawn_app().await;
     let alice = app.developer("alice").await;
     app.get("/api/chat/rooms/", &alice).await;
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("http_requests_total{method=\"GET\",route=\"/api/chat/rooms\",status=\"200\"}"), "{text}");
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("http_requests_total{method=\"GET\",route=\"/api/chat/rooms\",status=\"200\"}"),
+        "{text}"
+    );
     assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
     assert!(text.contains("db_pool_connections{state=\"open\"}"), "{text}");
 }
@@ -84,7 +106,10 @@ async fn openapi_describes_every_endpoint() {
             let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let (status, _) = raw_status(&app, method.clone(), &concrete).await;
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
-            assert!(status != StatusCode::NOT_FOUND || path.contains("{id}"), "{method} {path} is not routed");
+            assert!(
+                status != StatusCode::NOT_FOUND || path.contains("{id}"),
+                "{method} {path} is not routed"
+            );
         }
     }
 }
@@ -101,12 +126,23 @@ async fn docs_page_is_served_without_external_assets() {
     assert_eq!(response.status(), StatusCode::OK);
     let html = response.text().await.unwrap();
     assert!(html.contains("swagger"), "{html}");
-    assert!(!html.contains("https://"), "the page must not load anything from the internet");
+    assert!(
+        !html.contains("https://"),
+        "the page must not load anything from the internet"
+    );
     let (status, _) = raw_status(&app, Method::GET, "/api/docs/swagger-ui.css").await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = raw_status(&app, Method::GET, "/api/docs/swagger-initializer.js").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("/api/docs/openapi.json"), "{body}");
-    let spec: Value = app.client.get(app.url("/api/docs/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let spec: Value = app
+        .client
+        .get(app.url("/api/docs/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(spec["paths"].is_object());
 }

@@ -58,7 +58,12 @@ impl MigrationTrait for Migration {
                     .table(Rooms::Table)
                     .col(id(Rooms::Id))
                     .col(ColumnDef::new(Rooms::Name).string_len(100).not_null())
-                    .col(ColumnDef::new(Rooms::Description).string_len(500).not_null().default(""))
+                    .col(
+                        ColumnDef::new(Rooms::Description)
+                            .string_len(500)
+                            .not_null()
+                            .default(""),
+                    )
                     .col(ColumnDef::new(Rooms::RoomType).string_len(10).not_null())
                     .col(ColumnDef::new(Rooms::CreatedById).big_integer().not_null())
                     .col(ColumnDef::new(Rooms::IsActive).boolean().not_null().default(true))
@@ -141,10 +146,19 @@ impl MigrationTrait for Migration {
                     .table(Notifications::Table)
                     .col(id(Notifications::Id))
                     .col(ColumnDef::new(Notifications::UserId).big_integer().not_null())
-                    .col(ColumnDef::new(Notifications::NotificationType).string_len(20).not_null())
+                    .col(
+                        ColumnDef::new(Notifications::NotificationType)
+                            .string_len(20)
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Notifications::Title).string_len(200).not_null())
                     .col(ColumnDef::new(Notifications::Content).text().not_null())
-                    .col(ColumnDef::new(Notifications::IsRead).boolean().not_null().default(false))
+                    .col(
+                        ColumnDef::new(Notifications::IsRead)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
                     .col(ColumnDef::new(Notifications::RoomId).big_integer().null())
                     // No foreign key yet: the messages table arrives in a later migration.
                     .col(ColumnDef::new(Notifications::MessageId).big_integer().null())
