@@ -65,8 +65,9 @@ pub struct Me {
     ))]
 pub async fn obtain(State(state): State<AppState>, body: JsonObject) -> Result<Json<TokenPairBody>> {
     let mut fields = Fields::new(body);
-    let username = fields.text("username", Text::required(crate::chat::types::limits::USERNAME_MAX * 4));
-    let password = fields.text("password", Text::required(password::MAX_LENGTH * 4).untrimmed());
+    // Longer than any stored name or password can be, so only a bound on the work asked of us.
+    let username = fields.text("username", Text::required(password::MAX_LENGTH));
+    let password = fields.text("password", Text::required(password::MAX_LENGTH).untrimmed());
     fields.finish()?;
     let (Some(username), Some(password)) = (username, password) else {
         unreachable!("checked by finish")
@@ -97,12 +98,13 @@ pub async fn refresh(State(state): State<AppState>, body: JsonObject) -> Result<
     fields.finish()?;
     let claims = state.jwt.verify(&token.unwrap_or_default(), Some(TokenType::Refresh))?;
     // A deactivated user's refresh token stops working at once.
-    accounts::current_user(&state.store, claims.user_id)
-        .await?
-        .ok_or_else(|| Error::Unauthorized {
+    let active = accounts::find_user(&state.store, claims.user_id).await?.is_some_and(|found| found.active);
+    if !active {
+        return Err(Error::Unauthorized {
             detail: "No active account found for the given token.".into(),
             code: Some("no_active_account"),
-        })?;
+        });
+    }
     let refresh = state
         .config
         .rotate_refresh_tokens

@@ -52,22 +52,20 @@ pub async fn add(
     Path(id): Path<i64>,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<Member>)> {
-    let mut fields = Fields::new(body);
-    let target = if fields.has("user_id") {
-        fields.integer("user_id", true).map(MemberRef::Id)
-    } else if fields.has("username") {
-        fields
-            .text("username", Text::required(USERNAME_MAX))
-            .map(MemberRef::Username)
-    } else {
-        None
+    let target = || {
+        let mut fields = Fields::new(body);
+        let target = if fields.has("user_id") {
+            fields.integer("user_id", true).map(MemberRef::Id)
+        } else if fields.has("username") {
+            fields.text("username", Text::required(USERNAME_MAX)).map(MemberRef::Username)
+        } else {
+            None
+        };
+        fields.finish()?;
+        target.ok_or_else(|| Error::field("user_id", "This field is required."))
     };
-    fields.finish()?;
-    let target = target.ok_or_else(|| Error::field("user_id", "This field is required."))?;
-    Ok((
-        StatusCode::CREATED,
-        Json(members::add(&state.store, &user, id, target).await?),
-    ))
+    let member = members::add(&state.store, &user, id, target).await?;
+    Ok((StatusCode::CREATED, Json(member)))
 }
 
 /// Change a member's role (room admins; the last admin cannot be demoted).
@@ -83,13 +81,13 @@ pub async fn update(
     Path((id, user_id)): Path<(i64, i64)>,
     body: JsonObject,
 ) -> Result<Json<Member>> {
-    let mut fields = Fields::new(body);
-    let role = fields.choice("role", true, Role::parse);
-    fields.finish()?;
-    let role = role.ok_or_else(|| Error::field("role", "This field is required."))?;
-    Ok(Json(
-        members::change_role(&state.store, &user, id, user_id, role).await?,
-    ))
+    let role = || {
+        let mut fields = Fields::new(body);
+        let role = fields.choice("role", true, Role::parse);
+        fields.finish()?;
+        role.ok_or_else(|| Error::field("role", "This field is required."))
+    };
+    Ok(Json(members::change_role(&state.store, &user, id, user_id, role).await?))
 }
 
 /// Remove a member: admins remove anyone, moderators plain members, anyone themself.

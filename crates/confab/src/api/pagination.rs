@@ -58,7 +58,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
         let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let url = url::Url::parse(&format!("{scheme}://{host}{path_and_query}"))
             .map_err(|_| Error::BadRequest("Invalid Host header.".into()))?;
-        let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+        let param = |name: &str| last_param(&url, name);
         let page = match param("page") {
             None => 1,
             Some(raw) => raw
@@ -75,7 +75,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
     }
 }
 
+/// The last value of a query parameter, as Django's `QueryDict[key]` gives it.
+fn last_param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs().filter(|(k, _)| k == name).last().map(|(_, v)| v.into_owned())
+}
+
 impl Pagination {
+    /// Another query parameter of the same request (e.g. `search`); the last
+    /// one wins when it is repeated.
+    pub fn param(&self, name: &str) -> Option<String> {
+        last_param(&self.url, name)
+    }
+
     pub fn window(&self) -> Window {
         Window {
             offset: (self.page - 1) * self.page_size,
@@ -168,6 +179,10 @@ mod tests {
         assert_eq!(p.window().limit, MAX_PAGE_SIZE);
         let p = pagination("/x?page_size=0").await.unwrap();
         assert_eq!(p.window().limit, DEFAULT_PAGE_SIZE);
+        // Repeated parameters: the last one counts, as in Django.
+        let p = pagination("/x?page=1&page=2&search=a&search=b").await.unwrap();
+        assert_eq!(p.window().offset, DEFAULT_PAGE_SIZE);
+        assert_eq!(p.param("search").as_deref(), Some("b"));
         // An empty list still has a first page; nothing beyond it.
         let p = pagination("/x").await.unwrap();
         let empty = p.respond(0, Vec::<u8>::new()).unwrap();

@@ -3,10 +3,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::input::{Fields, JsonObject, Path, Query, Text};
+use super::input::{Fields, JsonObject, Path, Text};
 use super::pagination::{Paginated, Pagination};
 use super::{ErrorBody, ValidationErrorBody};
 use crate::app::AppState;
@@ -17,15 +17,15 @@ use crate::chat::types::limits::{ROOM_DESCRIPTION_MAX, ROOM_NAME_MAX};
 use crate::chat::types::{Room, RoomType};
 use crate::error::Result;
 
-#[derive(Deserialize, IntoParams)]
+/// Query parameters (documentation; read through [`Pagination::param`]).
+#[derive(IntoParams)]
+#[allow(dead_code)]
 pub struct RoomSearch {
     /// Case-insensitive substring of the room name.
     search: Option<String>,
     /// Page number, from 1.
-    #[allow(dead_code)]
     page: Option<String>,
     /// Results per page (default 50, at most 200).
-    #[allow(dead_code)]
     page_size: Option<String>,
 }
 
@@ -69,9 +69,9 @@ pub async fn list(
     State(state): State<AppState>,
     Developer(user): Developer,
     pagination: Pagination,
-    Query(query): Query<RoomSearch>,
 ) -> Result<Json<Paginated<Room>>> {
-    let (total, rooms) = rooms::list(&state.store, &user, query.search.as_deref(), pagination.window()).await?;
+    let search = pagination.param("search");
+    let (total, rooms) = rooms::list(&state.store, &user, search.as_deref(), pagination.window()).await?;
     Ok(Json(pagination.respond(total, rooms)?))
 }
 
@@ -123,13 +123,15 @@ pub async fn update(
     Path(id): Path<i64>,
     body: JsonObject,
 ) -> Result<Json<Room>> {
-    let mut fields = Fields::new(body);
-    let patch = RoomPatch {
-        name: fields.text("name", Text::required(ROOM_NAME_MAX).not_required()),
-        description: fields.text("description", Text::optional(ROOM_DESCRIPTION_MAX)),
-        room_type: fields.choice("room_type", false, RoomType::parse),
+    let patch = || {
+        let mut fields = Fields::new(body);
+        let patch = RoomPatch {
+            name: fields.text("name", Text::required(ROOM_NAME_MAX).not_required()),
+            description: fields.text("description", Text::optional(ROOM_DESCRIPTION_MAX)),
+            room_type: fields.choice("room_type", false, RoomType::parse),
+        };
+        fields.finish().map(|()| patch)
     };
-    fields.finish()?;
     Ok(Json(rooms::update(&state.store, &user, id, patch).await?))
 }
 

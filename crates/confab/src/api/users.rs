@@ -2,10 +2,8 @@
 
 use axum::extract::State;
 use axum::Json;
-use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::input::Query;
 use super::pagination::{Paginated, Pagination};
 use super::ErrorBody;
 use crate::app::AppState;
@@ -14,15 +12,15 @@ use crate::chat::types::{UserRef, DEVELOPER_ROLE};
 use crate::error::Result;
 use crate::store;
 
-#[derive(Deserialize, IntoParams)]
+/// Query parameters (documentation; read through [`Pagination::param`]).
+#[derive(IntoParams)]
+#[allow(dead_code)]
 pub struct UserSearch {
     /// Case-insensitive username prefix.
     search: Option<String>,
     /// Page number, from 1.
-    #[allow(dead_code)]
     page: Option<String>,
     /// Results per page (default 50, at most 200).
-    #[allow(dead_code)]
     page_size: Option<String>,
 }
 
@@ -36,13 +34,13 @@ pub async fn list(
     State(state): State<AppState>,
     Developer(_caller): Developer,
     pagination: Pagination,
-    Query(query): Query<UserSearch>,
 ) -> Result<Json<Paginated<UserRef>>> {
     let window = pagination.window();
+    let search = pagination.param("search");
     let (total, users) = store::users::page_with_role(
         state.store.reader(),
         DEVELOPER_ROLE,
-        query.search.as_deref(),
+        search.as_deref(),
         window.offset,
         window.limit,
     )

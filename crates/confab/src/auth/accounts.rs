@@ -66,25 +66,24 @@ pub async fn authenticate(store: &Store, username: &str, password: &str) -> Resu
         None
     };
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password_ok =
-        password.len() <= password::MAX_LENGTH * 4 && password::verify(password.to_owned(), stored_hash).await;
+    let password_ok = password::verify(password.to_owned(), stored_hash).await;
     Ok(user.filter(|u| password_ok && u.is_active))
 }
 
-/// The active user behind a verified token, with their roles.
-pub async fn current_user(store: &Store, user_id: i64) -> Result<Option<CurrentUser>> {
+/// A user looked up by id, active or not.
+pub struct FoundUser {
+    pub user: CurrentUser,
+    pub active: bool,
+}
+
+/// The user behind a verified token, with their roles.
+pub async fn find_user(store: &Store, user_id: i64) -> Result<Option<FoundUser>> {
     let Some(user) = store::users::find(store.reader(), user_id).await? else {
         return Ok(None);
     };
-    if !user.is_active {
-        return Ok(None);
-    }
     let roles = store::users::roles(store.reader(), user.id).await?;
-    Ok(Some(CurrentUser {
-        id: user.id,
-        username: user.username,
-        roles,
-    }))
+    let active = user.is_active;
+    Ok(Some(FoundUser { user: CurrentUser { id: user.id, username: user.username, roles }, active }))
 }
 
 pub async fn find_by_username(store: &Store, username: &str) -> Result<users::Model> {

@@ -45,12 +45,13 @@ pub async fn user_for_token(state: &AppState, token: &str) -> Result<CurrentUser
         .jwt
         .verify(token, Some(TokenType::Access))
         .map_err(|_| Error::token_not_valid("Given token not valid for any token type"))?;
-    accounts::current_user(&state.store, claims.user_id)
-        .await?
-        .ok_or_else(|| Error::Unauthorized {
-            detail: "User not found".into(),
-            code: Some("user_not_found"),
-        })
+    match accounts::find_user(&state.store, claims.user_id).await? {
+        None => Err(Error::Unauthorized { detail: "User not found".into(), code: Some("user_not_found") }),
+        Some(found) if !found.active => {
+            Err(Error::Unauthorized { detail: "User is inactive".into(), code: Some("user_inactive") })
+        }
+        Some(found) => Ok(found.user),
+    }
 }
 
 impl FromRequestParts<AppState> for Authenticated {

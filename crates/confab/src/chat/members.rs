@@ -4,11 +4,11 @@
 use sea_orm::ConnectionTrait;
 
 use super::policy::{self, Removal};
-use super::rooms::{facts, role_of};
+use super::rooms::{facts, role_of, RoomFacts};
 use super::types::{Member, Role, UserRef, DEVELOPER_ROLE};
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
-use crate::store::entities::{room_members, rooms};
+use crate::store::entities::room_members;
 use crate::store::notifications::NewNotification;
 use crate::store::{self, Store};
 
@@ -31,10 +31,17 @@ pub async fn list(store: &Store, user: &CurrentUser, room_id: i64) -> Result<Vec
 }
 
 /// Adds a developer as a plain member and sends them a `room_invite`.
-pub async fn add(store: &Store, actor: &CurrentUser, room_id: i64, target: MemberRef) -> Result<Member> {
+/// `target` validates the request body once the caller is known to be allowed.
+pub async fn add(
+    store: &Store,
+    actor: &CurrentUser,
+    room_id: i64,
+    target: impl FnOnce() -> Result<MemberRef>,
+) -> Result<Member> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
     policy::add_member(&facts.access)?;
+    let target = target()?;
     let (field, user) = match &target {
         MemberRef::Id(id) => ("user_id", store::users::find(&txn, *id).await?),
         MemberRef::Username(name) => ("username", store::users::find_by_username(&txn, name).await?),
@@ -71,15 +78,21 @@ pub async fn add(store: &Store, actor: &CurrentUser, room_id: i64, target: Membe
 }
 
 /// Changes a member's role (room admins only; the last admin stays admin).
-pub async fn change_role(store: &Store, actor: &CurrentUser, room_id: i64, user_id: i64, role: Role) -> Result<Member> {
+/// `role` validates the request body once the caller is known to be allowed.
+pub async fn change_role(
+    store: &Store,
+    actor: &CurrentUser,
+    room_id: i64,
+    user_id: i64,
+    role: impl FnOnce() -> Result<Role>,
+) -> Result<Member> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
-    policy::view_room(&facts.access)?;
-    let mut member = store::members::find(&txn, room_id, user_id)
-        .await?
-        .ok_or(Error::NotFound)?;
+    policy::change_roles(&facts.access)?;
+    let mut member = store::members::find(&txn, room_id, user_id).await?.ok_or(Error::NotFound)?;
+    let role = role()?;
     let admins = store::members::count_with_role(&txn, room_id, Role::Admin.as_str()).await?;
-    policy::change_role(&facts.access, role_of(&member), role, admins)?;
+    policy::check_demotion(role_of(&member), role, admins)?;
     if role_of(&member) != role {
         store::members::set_role(&txn, member.id, role.as_str()).await?;
         member.role = role.as_str().to_owned();
@@ -117,7 +130,7 @@ pub async fn remove(store: &Store, actor: &CurrentUser, room_id: i64, user_id: i
         .await?
         .ok_or(Error::NotFound)?;
     let removal = policy::remove_member(&facts.access, user_id == actor.id, role_of(&member))?;
-    depart(&txn, &facts.room, &member).await?;
+    depart(&txn, &facts, &member).await?;
     if removal == Removal::Kick {
         let room = &facts.room;
         store::notifications::insert(
@@ -139,16 +152,19 @@ pub async fn remove(store: &Store, actor: &CurrentUser, room_id: i64, user_id: i
 
 /// Deletes a membership inside the caller's transaction (the room row is
 /// already locked). When the last admin goes, the longest-standing remaining
-/// member becomes admin and is told so.
-pub(crate) async fn depart<C: ConnectionTrait>(
-    db: &C,
-    room: &rooms::Model,
-    member: &room_members::Model,
-) -> Result<()> {
+/// member becomes admin and is told so; an invite-only room left empty is
+/// deactivated.
+pub(crate) async fn depart<C: ConnectionTrait>(db: &C, facts: &RoomFacts, member: &room_members::Model) -> Result<()> {
+    let room = &facts.room;
     let admins = store::members::count_with_role(db, room.id, Role::Admin.as_str()).await?;
     store::members::delete(db, member.id).await?;
+    let remaining = store::members::of_room(db, room.id).await?;
+    if remaining.is_empty() && policy::deactivate_when_empty(facts.access.room_type) {
+        store::rooms::deactivate(db, room.id).await?;
+        return Ok(());
+    }
     if policy::needs_successor(role_of(member), admins) {
-        if let Some(successor) = store::members::of_room(db, room.id).await?.into_iter().next() {
+        if let Some(successor) = remaining.into_iter().next() {
             store::members::set_role(db, successor.id, Role::Admin.as_str()).await?;
             store::notifications::insert(
                 db,

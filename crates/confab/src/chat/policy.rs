@@ -79,11 +79,15 @@ pub fn add_member(room: &RoomAccess) -> Result<()> {
     require_role(room, &[Role::Admin, Role::Moderator])
 }
 
-/// Changing a member's role: room admins only, and a room never loses its last admin.
-/// `admins` counts the room's admins before the change.
-pub fn change_role(room: &RoomAccess, target_role: Role, new_role: Role, admins: u64) -> Result<()> {
+/// Changing members' roles: room admins only.
+pub fn change_roles(room: &RoomAccess) -> Result<()> {
     view_room(room)?;
-    require_role(room, &[Role::Admin])?;
+    require_role(room, &[Role::Admin])
+}
+
+/// A room never loses its last admin by demotion. `admins` counts the room's
+/// admins before the change.
+pub fn check_demotion(target_role: Role, new_role: Role, admins: u64) -> Result<()> {
     if target_role == Role::Admin && new_role != Role::Admin && admins <= 1 {
         return Err(Error::field("role", "The last admin of a room cannot be demoted."));
     }
@@ -110,6 +114,22 @@ pub fn remove_member(room: &RoomAccess, is_self: bool, target_role: Role) -> Res
         (Some(Role::Moderator), Role::Member) => Ok(Removal::Kick),
         _ => Err(Error::forbidden()),
     }
+}
+
+/// The role of someone joining a public room: a room left without any admin
+/// (everyone left) gets its next joiner as admin, so it is never unmanaged.
+pub fn role_on_join(admins: u64) -> Role {
+    if admins == 0 {
+        Role::Admin
+    } else {
+        Role::Member
+    }
+}
+
+/// An invite-only room whose last member left can never be reached again
+/// (nobody can see it or join it), so it is deactivated like a deleted room.
+pub fn deactivate_when_empty(room_type: RoomType) -> bool {
+    room_type != RoomType::Public
 }
 
 /// When a member leaves, does someone have to be promoted to admin?
@@ -247,18 +267,25 @@ mod tests {
 
     #[test]
     fn role_changes_are_for_admins_and_keep_one_admin() {
-        let admin = room(RoomType::Group, Some(Role::Admin));
-        assert!(change_role(&admin, Role::Member, Role::Moderator, 1).is_ok());
-        assert!(change_role(&admin, Role::Admin, Role::Member, 2).is_ok());
-        assert_eq!(
-            status(change_role(&admin, Role::Admin, Role::Member, 1)),
-            Some(StatusCode::BAD_REQUEST)
-        );
-        assert!(change_role(&admin, Role::Admin, Role::Admin, 1).is_ok());
+        assert!(change_roles(&room(RoomType::Group, Some(Role::Admin))).is_ok());
         for caller in [Some(Role::Moderator), Some(Role::Member)] {
-            let result = change_role(&room(RoomType::Group, caller), Role::Member, Role::Moderator, 1);
-            assert_eq!(status(result), Some(StatusCode::FORBIDDEN));
+            assert_eq!(status(change_roles(&room(RoomType::Group, caller))), Some(StatusCode::FORBIDDEN));
         }
+        assert_eq!(status(change_roles(&room(RoomType::Group, None))), Some(StatusCode::NOT_FOUND));
+        assert!(check_demotion(Role::Member, Role::Moderator, 1).is_ok());
+        assert!(check_demotion(Role::Admin, Role::Member, 2).is_ok());
+        assert_eq!(status(check_demotion(Role::Admin, Role::Member, 1)), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(status(check_demotion(Role::Admin, Role::Moderator, 1)), Some(StatusCode::BAD_REQUEST));
+        assert!(check_demotion(Role::Admin, Role::Admin, 1).is_ok());
+    }
+
+    #[test]
+    fn empty_rooms() {
+        assert_eq!(role_on_join(0), Role::Admin);
+        assert_eq!(role_on_join(1), Role::Member);
+        assert!(!deactivate_when_empty(RoomType::Public));
+        assert!(deactivate_when_empty(RoomType::Private));
+        assert!(deactivate_when_empty(RoomType::Group));
     }
 
     #[test]

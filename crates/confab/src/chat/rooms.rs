@@ -90,10 +90,18 @@ pub async fn create(store: &Store, user: &CurrentUser, new: NewRoom) -> Result<R
     present_one(store.reader(), user.id, room).await
 }
 
-pub async fn update(store: &Store, user: &CurrentUser, room_id: i64, patch: RoomPatch) -> Result<Room> {
+/// Changes a room. `patch` validates the request body; like DRF, it runs only
+/// once the room is found and the caller allowed, so they learn nothing first.
+pub async fn update(
+    store: &Store,
+    user: &CurrentUser,
+    room_id: i64,
+    patch: impl FnOnce() -> Result<RoomPatch>,
+) -> Result<Room> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, user.id, true).await?;
     policy::manage_room(&facts.access)?;
+    let patch = patch()?;
     let changes = store::rooms::RoomChanges {
         name: patch.name,
         description: patch.description,
@@ -120,7 +128,9 @@ pub async fn join(store: &Store, user: &CurrentUser, room_id: i64) -> Result<(Jo
     let facts = facts(&txn, room_id, user.id, true).await?;
     let decision = policy::join_room(&facts.access)?;
     if decision == JoinDecision::Join {
-        store::members::insert(&txn, room_id, user.id, Role::Member.as_str()).await?;
+        let admins = store::members::count_with_role(&txn, room_id, Role::Admin.as_str()).await?;
+        let role = policy::role_on_join(admins);
+        store::members::insert(&txn, room_id, user.id, role.as_str()).await?;
     }
     txn.commit().await?;
     Ok((decision, present_one(store.reader(), user.id, facts.room).await?))
@@ -131,7 +141,7 @@ pub async fn leave(store: &Store, user: &CurrentUser, room_id: i64) -> Result<()
     let facts = facts(&txn, room_id, user.id, true).await?;
     policy::leave_room(&facts.access)?;
     let membership = facts.membership.as_ref().ok_or(Error::NotFound)?;
-    super::members::depart(&txn, &facts.room, membership).await?;
+    super::members::depart(&txn, &facts, membership).await?;
     txn.commit().await?;
     Ok(())
 }

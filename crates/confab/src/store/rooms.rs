@@ -1,6 +1,6 @@
 //! Queries on `rooms`.
 
-use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -35,6 +35,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, room: NewRoom<'_>) -> Result<roo
     let now = super::now();
     rooms::ActiveModel {
         name: Set(room.name.to_owned()),
+        name_key: Set(room.name.to_lowercase()),
         description: Set(room.description.to_owned()),
         room_type: Set(room.room_type.to_owned()),
         created_by_id: Set(room.created_by_id),
@@ -62,6 +63,7 @@ pub async fn update<C: ConnectionTrait>(
 ) -> Result<rooms::Model, DbErr> {
     let mut active: rooms::ActiveModel = room.into();
     if let Some(name) = changes.name {
+        active.name_key = Set(name.to_lowercase());
         active.name = Set(name);
     }
     if let Some(description) = changes.description {
@@ -111,8 +113,7 @@ pub async fn page_visible<C: ConnectionTrait>(
     let mut query = rooms::Entity::find().filter(visible_to(user_id));
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-        let lower_name = Func::lower(Expr::col((rooms::Entity, rooms::Column::Name)));
-        query = query.filter(Expr::expr(lower_name).like(LikeExpr::new(pattern).escape('\\')));
+        query = query.filter(Expr::col(rooms::Column::NameKey).like(LikeExpr::new(pattern).escape('\\')));
     }
     let total = query.clone().count(db).await?;
     let page = query

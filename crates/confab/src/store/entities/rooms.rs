@@ -7,6 +7,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub name: String,
+    /// `name` lower-cased, for case-insensitive search.
+    pub name_key: String,
     pub description: String,
     /// `public`, `private` or `group` (see `chat::RoomType`).
     pub room_type: String,

@@ -58,6 +58,9 @@ impl MigrationTrait for Migration {
                     .table(Rooms::Table)
                     .col(id(Rooms::Id))
                     .col(ColumnDef::new(Rooms::Name).string_len(100).not_null())
+                    // Lower-cased by the application (full Unicode, unlike SQLite's
+                    // LOWER), so name search behaves the same on every backend.
+                    .col(ColumnDef::new(Rooms::NameKey).string_len(400).not_null())
                     .col(
                         ColumnDef::new(Rooms::Description)
                             .string_len(500)
@@ -232,6 +235,7 @@ enum Rooms {
     Table,
     Id,
     Name,
+    NameKey,
     Description,
     RoomType,
     CreatedById,
