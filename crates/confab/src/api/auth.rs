@@ -98,7 +98,9 @@ pub async fn refresh(State(state): State<AppState>, body: JsonObject) -> Result<
     fields.finish()?;
     let claims = state.jwt.verify(&token.unwrap_or_default(), Some(TokenType::Refresh))?;
     // A deactivated user's refresh token stops working at once.
-    let active = accounts::find_user(&state.store, claims.user_id).await?.is_some_and(|found| found.active);
+    let active = accounts::find_user(&state.store, claims.user_id)
+        .await?
+        .is_some_and(|found| found.active);
     if !active {
         return Err(Error::Unauthorized {
             detail: "No active account found for the given token.".into(),

@@ -57,7 +57,9 @@ pub async fn add(
         let target = if fields.has("user_id") {
             fields.integer("user_id", true).map(MemberRef::Id)
         } else if fields.has("username") {
-            fields.text("username", Text::required(USERNAME_MAX)).map(MemberRef::Username)
+            fields
+                .text("username", Text::required(USERNAME_MAX))
+                .map(MemberRef::Username)
         } else {
             None
         };
@@ -87,7 +89,9 @@ pub async fn update(
         fields.finish()?;
         role.ok_or_else(|| Error::field("role", "This field is required."))
     };
-    Ok(Json(members::change_role(&state.store, &user, id, user_id, role).await?))
+    Ok(Json(
+        members::change_role(&state.store, &user, id, user_id, role).await?,
+    ))
 }
 
 /// Remove a member: admins remove anyone, moderators plain members, anyone themself.

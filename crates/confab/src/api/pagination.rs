@@ -77,7 +77,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
 
 /// The last value of a query parameter, as Django's `QueryDict[key]` gives it.
 fn last_param(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs().filter(|(k, _)| k == name).last().map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .filter(|(k, _)| k == name)
+        .last()
+        .map(|(_, v)| v.into_owned())
 }
 
 impl Pagination {
@@ -85,6 +88,15 @@ impl Pagination {
     /// one wins when it is repeated.
     pub fn param(&self, name: &str) -> Option<String> {
         last_param(&self.url, name)
+    }
+
+    /// The `?search=` term. NUL characters are refused, as DRF refuses them in
+    /// text: SQLite's `LIKE` would stop reading the pattern at one.
+    pub fn search(&self) -> Result<Option<String>, Error> {
+        match self.param("search") {
+            Some(term) if term.contains('\0') => Err(Error::field("search", "Null characters are not allowed.")),
+            term => Ok(term),
+        }
     }
 
     pub fn window(&self) -> Window {

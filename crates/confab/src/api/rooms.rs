@@ -70,7 +70,7 @@ pub async fn list(
     Developer(user): Developer,
     pagination: Pagination,
 ) -> Result<Json<Paginated<Room>>> {
-    let search = pagination.param("search");
+    let search = pagination.search()?;
     let (total, rooms) = rooms::list(&state.store, &user, search.as_deref(), pagination.window()).await?;
     Ok(Json(pagination.respond(total, rooms)?))
 }

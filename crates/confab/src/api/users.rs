@@ -36,7 +36,7 @@ pub async fn list(
     pagination: Pagination,
 ) -> Result<Json<Paginated<UserRef>>> {
     let window = pagination.window();
-    let search = pagination.param("search");
+    let search = pagination.search()?;
     let (total, users) = store::users::page_with_role(
         state.store.reader(),
         DEVELOPER_ROLE,

@@ -83,7 +83,14 @@ pub async fn find_user(store: &Store, user_id: i64) -> Result<Option<FoundUser>>
     };
     let roles = store::users::roles(store.reader(), user.id).await?;
     let active = user.is_active;
-    Ok(Some(FoundUser { user: CurrentUser { id: user.id, username: user.username, roles }, active }))
+    Ok(Some(FoundUser {
+        user: CurrentUser {
+            id: user.id,
+            username: user.username,
+            roles,
+        },
+        active,
+    }))
 }
 
 pub async fn find_by_username(store: &Store, username: &str) -> Result<users::Model> {

@@ -46,10 +46,14 @@ pub async fn user_for_token(state: &AppState, token: &str) -> Result<CurrentUser
         .verify(token, Some(TokenType::Access))
         .map_err(|_| Error::token_not_valid("Given token not valid for any token type"))?;
     match accounts::find_user(&state.store, claims.user_id).await? {
-        None => Err(Error::Unauthorized { detail: "User not found".into(), code: Some("user_not_found") }),
-        Some(found) if !found.active => {
-            Err(Error::Unauthorized { detail: "User is inactive".into(), code: Some("user_inactive") })
-        }
+        None => Err(Error::Unauthorized {
+            detail: "User not found".into(),
+            code: Some("user_not_found"),
+        }),
+        Some(found) if !found.active => Err(Error::Unauthorized {
+            detail: "User is inactive".into(),
+            code: Some("user_inactive"),
+        }),
         Some(found) => Ok(found.user),
     }
 }

@@ -89,7 +89,9 @@ pub async fn change_role(
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
     policy::change_roles(&facts.access)?;
-    let mut member = store::members::find(&txn, room_id, user_id).await?.ok_or(Error::NotFound)?;
+    let mut member = store::members::find(&txn, room_id, user_id)
+        .await?
+        .ok_or(Error::NotFound)?;
     let role = role()?;
     let admins = store::members::count_with_role(&txn, room_id, Role::Admin.as_str()).await?;
     policy::check_demotion(role_of(&member), role, admins)?;

@@ -269,13 +269,25 @@ mod tests {
     fn role_changes_are_for_admins_and_keep_one_admin() {
         assert!(change_roles(&room(RoomType::Group, Some(Role::Admin))).is_ok());
         for caller in [Some(Role::Moderator), Some(Role::Member)] {
-            assert_eq!(status(change_roles(&room(RoomType::Group, caller))), Some(StatusCode::FORBIDDEN));
+            assert_eq!(
+                status(change_roles(&room(RoomType::Group, caller))),
+                Some(StatusCode::FORBIDDEN)
+            );
         }
-        assert_eq!(status(change_roles(&room(RoomType::Group, None))), Some(StatusCode::NOT_FOUND));
+        assert_eq!(
+            status(change_roles(&room(RoomType::Group, None))),
+            Some(StatusCode::NOT_FOUND)
+        );
         assert!(check_demotion(Role::Member, Role::Moderator, 1).is_ok());
         assert!(check_demotion(Role::Admin, Role::Member, 2).is_ok());
-        assert_eq!(status(check_demotion(Role::Admin, Role::Member, 1)), Some(StatusCode::BAD_REQUEST));
-        assert_eq!(status(check_demotion(Role::Admin, Role::Moderator, 1)), Some(StatusCode::BAD_REQUEST));
+        assert_eq!(
+            status(check_demotion(Role::Admin, Role::Member, 1)),
+            Some(StatusCode::BAD_REQUEST)
+        );
+        assert_eq!(
+            status(check_demotion(Role::Admin, Role::Moderator, 1)),
+            Some(StatusCode::BAD_REQUEST)
+        );
         assert!(check_demotion(Role::Admin, Role::Admin, 1).is_ok());
     }
 

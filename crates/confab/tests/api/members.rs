@@ -34,11 +34,21 @@ fn assert_member(member: &Value, user: &TestUser, role: &str) {
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, BTreeSet::from(["user", "role", "joined_at", "is_online"]), "{member}");
-    assert_eq!(member["user"], json!({"id": user.id, "username": user.username}), "{member}");
+    assert_eq!(
+        keys,
+        BTreeSet::from(["user", "role", "joined_at", "is_online"]),
+        "{member}"
+    );
+    assert_eq!(
+        member["user"],
+        json!({"id": user.id, "username": user.username}),
+        "{member}"
+    );
     assert_eq!(member["role"], role, "{member}");
     assert_eq!(member["is_online"], false, "{member}");
-    let joined_at = member["joined_at"].as_str().unwrap_or_else(|| panic!("no joined_at in {member}"));
+    let joined_at = member["joined_at"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no joined_at in {member}"));
     assert!(joined_at.ends_with('Z'), "not UTC: {joined_at}");
     chrono::DateTime::parse_from_rfc3339(joined_at).unwrap_or_else(|e| panic!("not RFC 3339: {joined_at}: {e}"));
 }
@@ -50,12 +60,21 @@ async fn roles(app: &TestApp, room: i64, viewer: &TestUser) -> Vec<(i64, String)
     body.as_array()
         .unwrap_or_else(|| panic!("expected a list, got {body}"))
         .iter()
-        .map(|m| (m["user"]["id"].as_i64().unwrap(), m["role"].as_str().unwrap().to_owned()))
+        .map(|m| {
+            (
+                m["user"]["id"].as_i64().unwrap(),
+                m["role"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect()
 }
 
 async fn role_of(app: &TestApp, room: i64, viewer: &TestUser, user: &TestUser) -> Option<String> {
-    roles(app, room, viewer).await.into_iter().find(|(id, _)| *id == user.id).map(|(_, role)| role)
+    roles(app, room, viewer)
+        .await
+        .into_iter()
+        .find(|(id, _)| *id == user.id)
+        .map(|(_, role)| role)
 }
 
 /// Types of the notifications `user` got about `room`, oldest first.
@@ -87,7 +106,9 @@ async fn list_members_as_a_plain_array() {
 
     let (status, members) = app.get(&members_path(room), &alice).await;
     assert_eq!(status, StatusCode::OK, "{members}");
-    let list = members.as_array().unwrap_or_else(|| panic!("a plain array, not a page: {members}"));
+    let list = members
+        .as_array()
+        .unwrap_or_else(|| panic!("a plain array, not a page: {members}"));
     assert_eq!(list.len(), 3, "{members}");
     assert_member(&list[0], &alice, "admin");
     assert_member(&list[1], &bob, "member");
@@ -128,22 +149,39 @@ async fn add_members_by_id_and_by_username() {
     assert_eq!(status, StatusCode::CREATED, "{member}");
     assert_member(&member, &bob, "member");
 
-    let (status, member) = app.post(&members_path(room), &alice, json!({"username": "carol"})).await;
+    let (status, member) = app
+        .post(&members_path(room), &alice, json!({"username": "carol"}))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{member}");
     assert_member(&member, &carol, "member");
 
     // DRF's IntegerField also takes a numeric string.
-    let (status, member) = app.post(&members_path(room), &alice, json!({"user_id": dave.id.to_string()})).await;
+    let (status, member) = app
+        .post(&members_path(room), &alice, json!({"user_id": dave.id.to_string()}))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{member}");
     assert_member(&member, &dave, "member");
 
     for user in [&bob, &carol, &dave] {
-        assert_eq!(app.notifications_of(user).await, vec![("room_invite".to_owned(), Some(room))], "{}", user.username);
+        assert_eq!(
+            app.notifications_of(user).await,
+            vec![("room_invite".to_owned(), Some(room))],
+            "{}",
+            user.username
+        );
         let (status, seen) = app.get(&format!("/api/chat/rooms/{room}/"), user).await;
-        assert_eq!(status, StatusCode::OK, "{} now sees the group room: {seen}", user.username);
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{} now sees the group room: {seen}",
+            user.username
+        );
         assert_eq!((&seen["is_member"], &seen["my_role"]), (&json!(true), &json!("member")));
     }
-    assert!(app.notifications_of(&alice).await.is_empty(), "no notification to the one who adds");
+    assert!(
+        app.notifications_of(&alice).await.is_empty(),
+        "no notification to the one who adds"
+    );
     assert_eq!(
         roles(&app, room, &alice).await,
         vec![
@@ -187,19 +225,55 @@ async fn admins_and_moderators_add_members() {
         let (status, body) = app.post(&members_path(public), by, json!({"user_id": new3.id})).await;
         assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()), "{who} adds");
     }
-    let (status, body) = app.post(&members_path(public), &nondev, json!({"user_id": new3.id})).await;
+    let (status, body) = app
+        .post(&members_path(public), &nondev, json!({"user_id": new3.id}))
+        .await;
     assert_detail(status, &body, StatusCode::FORBIDDEN);
-    let (status, body) = app.call(Method::POST, &members_path(public), None, Some(json!({"user_id": new3.id}))).await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &members_path(public),
+            None,
+            Some(json!({"user_id": new3.id})),
+        )
+        .await;
     assert_detail(status, &body, StatusCode::UNAUTHORIZED);
+    // Permission comes before validation, as in DRF.
+    for body in [json!({}), json!({"user_id": "abc"}), json!({"user_id": 999_999})] {
+        let (status, response) = app.post(&members_path(public), &member, body.clone()).await;
+        assert_eq!(
+            (status, response),
+            (StatusCode::FORBIDDEN, forbidden()),
+            "member adds with {body}"
+        );
+    }
     assert_eq!(role_of(&app, public, &admin, new3).await, None, "new3 was never added");
     assert!(app.notifications_of(new3).await.is_empty());
 
     // In an invite-only room an outsider gets the answer a missing room gets.
     let private = app.room(&admin, "private", "private").await;
-    let (status, body) = app.post(&members_path(private), &outsider, json!({"user_id": new4.id})).await;
+    let (status, body) = app
+        .post(&members_path(private), &outsider, json!({"user_id": new4.id}))
+        .await;
     assert_eq!((status, body), (StatusCode::NOT_FOUND, not_found()));
-    let (status, body) = app.post(&members_path(999_999), &admin, json!({"user_id": new4.id})).await;
+    let (status, body) = app
+        .post(&members_path(private), &outsider, json!({"user_id": "abc"}))
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, not_found()),
+        "outsider with an invalid body"
+    );
+    let (status, body) = app
+        .post(&members_path(999_999), &admin, json!({"user_id": new4.id}))
+        .await;
     assert_eq!((status, body), (StatusCode::NOT_FOUND, not_found()));
+    let (status, body) = app.post(&members_path(999_999), &admin, json!({})).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, not_found()),
+        "missing room with an invalid body"
+    );
     assert!(app.notifications_of(new4).await.is_empty());
 }
 
@@ -210,7 +284,9 @@ async fn add_member_validation() {
     let bob = app.developer("bob").await;
     let nondev = app.user("nondev", false).await;
     let ghost = app.developer("ghost").await;
-    accounts::set_active(&app.state.store, "ghost", false).await.expect("deactivated");
+    accounts::set_active(&app.state.store, "ghost", false)
+        .await
+        .expect("deactivated");
     let room = app.room(&alice, "team", "group").await;
     app.add_member(room, &alice, &bob, "member").await;
 
@@ -221,21 +297,56 @@ async fn add_member_validation() {
     // (case, body, field, message)
     let cases: Vec<(&str, Value, &str, &str)> = vec![
         ("existing member by id", json!({"user_id": bob.id}), "user_id", already),
-        ("existing member by name", json!({"username": "bob"}), "username", already),
+        (
+            "existing member by name",
+            json!({"username": "bob"}),
+            "username",
+            already,
+        ),
         ("the admin themself", json!({"user_id": alice.id}), "user_id", already),
         ("unknown user id", json!({"user_id": 999_999}), "user_id", no_user),
         ("negative user id", json!({"user_id": -1}), "user_id", no_user),
         ("unknown username", json!({"username": "nobody"}), "username", no_user),
         ("inactive user", json!({"user_id": ghost.id}), "user_id", no_user),
-        ("non-developer by id", json!({"user_id": nondev.id}), "user_id", not_developer),
-        ("non-developer by name", json!({"username": "nondev"}), "username", not_developer),
+        (
+            "non-developer by id",
+            json!({"user_id": nondev.id}),
+            "user_id",
+            not_developer,
+        ),
+        (
+            "non-developer by name",
+            json!({"username": "nondev"}),
+            "username",
+            not_developer,
+        ),
         ("neither field", json!({}), "user_id", "This field is required."),
-        ("only unknown fields", json!({"user": bob.id}), "user_id", "This field is required."),
+        (
+            "only unknown fields",
+            json!({"user": bob.id}),
+            "user_id",
+            "This field is required.",
+        ),
         ("user_id abc", json!({"user_id": "abc"}), "user_id", not_integer),
         ("user_id 1.5", json!({"user_id": 1.5}), "user_id", not_integer),
-        ("user_id object", json!({"user_id": {"id": bob.id}}), "user_id", not_integer),
-        ("user_id null", json!({"user_id": null}), "user_id", "This field may not be null."),
-        ("blank username", json!({"username": "  "}), "username", "This field may not be blank."),
+        (
+            "user_id object",
+            json!({"user_id": {"id": bob.id}}),
+            "user_id",
+            not_integer,
+        ),
+        (
+            "user_id null",
+            json!({"user_id": null}),
+            "user_id",
+            "This field may not be null.",
+        ),
+        (
+            "blank username",
+            json!({"username": "  "}),
+            "username",
+            "This field may not be blank.",
+        ),
     ];
     for (case, body, field, message) in cases {
         let (status, response) = app.post(&members_path(room), &alice, body).await;
@@ -243,8 +354,15 @@ async fn add_member_validation() {
         assert_eq!(response, json!({field: [message]}), "{case}");
     }
 
-    assert_eq!(roles(&app, room, &alice).await, vec![(alice.id, "admin".to_owned()), (bob.id, "member".to_owned())]);
-    assert_eq!(notes(&app, &bob, room).await, owned(&["room_invite"]), "one invite only");
+    assert_eq!(
+        roles(&app, room, &alice).await,
+        vec![(alice.id, "admin".to_owned()), (bob.id, "member".to_owned())]
+    );
+    assert_eq!(
+        notes(&app, &bob, room).await,
+        owned(&["room_invite"]),
+        "one invite only"
+    );
     assert!(app.notifications_of(&nondev).await.is_empty());
     assert!(app.notifications_of(&ghost).await.is_empty());
 }
@@ -304,7 +422,11 @@ impl Cast {
 
     /// `(role, user)` of each target.
     fn targets(&self) -> Vec<(&'static str, &TestUser)> {
-        vec![("admin", &self.admin2), ("moderator", &self.moderator2), ("member", &self.member2)]
+        vec![
+            ("admin", &self.admin2),
+            ("moderator", &self.moderator2),
+            ("member", &self.member2),
+        ]
     }
 }
 
@@ -313,7 +435,11 @@ impl Cast {
 fn assert_refused(caller: &str, status: StatusCode, body: &Value, expected: StatusCode, what: &str) {
     assert_eq!(status, expected, "{what}: {body}");
     match caller {
-        "anonymous" => assert_eq!(body, &json!({"detail": "Authentication credentials were not provided."}), "{what}"),
+        "anonymous" => assert_eq!(
+            body,
+            &json!({"detail": "Authentication credentials were not provided."}),
+            "{what}"
+        ),
         "non-developer" => assert_detail(status, body, expected),
         _ => assert_eq!(body, &forbidden(), "{what}"),
     }
@@ -331,8 +457,14 @@ async fn role_change_permission_matrix() {
             let new_role = if target_role == "member" { "moderator" } else { "member" };
             let notes_before = notes(&app, target, room).await;
 
-            let (status, body) =
-                app.call(Method::PATCH, &member_path(room, target.id), token, Some(json!({"role": new_role}))).await;
+            let (status, body) = app
+                .call(
+                    Method::PATCH,
+                    &member_path(room, target.id),
+                    token,
+                    Some(json!({"role": new_role})),
+                )
+                .await;
 
             let expected = match caller {
                 "admin" => StatusCode::OK,
@@ -343,13 +475,25 @@ async fn role_change_permission_matrix() {
             if expected == StatusCode::OK {
                 assert_eq!(status, expected, "{what}: {body}");
                 assert_member(&body, target, new_role);
-                assert_eq!(role_of(&app, room, &cast.admin, target).await.as_deref(), Some(new_role), "{what}");
+                assert_eq!(
+                    role_of(&app, room, &cast.admin, target).await.as_deref(),
+                    Some(new_role),
+                    "{what}"
+                );
                 notes_after.push("role_changed".to_owned());
             } else {
                 assert_refused(caller, status, &body, expected, &what);
-                assert_eq!(role_of(&app, room, &cast.admin, target).await.as_deref(), Some(target_role), "{what}");
+                assert_eq!(
+                    role_of(&app, room, &cast.admin, target).await.as_deref(),
+                    Some(target_role),
+                    "{what}"
+                );
             }
-            assert_eq!(notes(&app, target, room).await, notes_after, "{what}: notifications of the target");
+            assert_eq!(
+                notes(&app, target, room).await,
+                notes_after,
+                "{what}: notifications of the target"
+            );
         }
     }
 }
@@ -365,7 +509,9 @@ async fn removal_permission_matrix() {
             let room = cast.room(&app, "public").await;
             let notes_before = notes(&app, target, room).await;
 
-            let (status, body) = app.call(Method::DELETE, &member_path(room, target.id), token, None).await;
+            let (status, body) = app
+                .call(Method::DELETE, &member_path(room, target.id), token, None)
+                .await;
 
             let expected = match (caller, target_role) {
                 ("admin", _) | ("moderator", "member") => StatusCode::NO_CONTENT,
@@ -381,12 +527,24 @@ async fn removal_permission_matrix() {
                 // The public room is still visible to them, as a non-member.
                 let (status, seen) = app.get(&format!("/api/chat/rooms/{room}/"), target).await;
                 assert_eq!(status, StatusCode::OK, "{what}");
-                assert_eq!((&seen["is_member"], &seen["member_count"]), (&json!(false), &json!(5)), "{what}");
+                assert_eq!(
+                    (&seen["is_member"], &seen["member_count"]),
+                    (&json!(false), &json!(5)),
+                    "{what}"
+                );
             } else {
                 assert_refused(caller, status, &body, expected, &what);
-                assert_eq!(role_of(&app, room, &cast.admin, target).await.as_deref(), Some(target_role), "{what}");
+                assert_eq!(
+                    role_of(&app, room, &cast.admin, target).await.as_deref(),
+                    Some(target_role),
+                    "{what}"
+                );
             }
-            assert_eq!(notes(&app, target, room).await, notes_after, "{what}: notifications of the target");
+            assert_eq!(
+                notes(&app, target, room).await,
+                notes_after,
+                "{what}: notifications of the target"
+            );
         }
     }
 }
@@ -396,13 +554,21 @@ async fn members_may_remove_themselves_without_notification() {
     let app = spawn_app().await;
     let cast = Cast::new(&app).await;
 
-    for (role, user) in [("admin", &cast.admin2), ("moderator", &cast.moderator), ("member", &cast.member)] {
+    for (role, user) in [
+        ("admin", &cast.admin2),
+        ("moderator", &cast.moderator),
+        ("member", &cast.member),
+    ] {
         let room = cast.room(&app, "group").await;
         let notes_before = notes(&app, user, room).await;
         let (status, body) = app.delete(&member_path(room, user.id), user).await;
         assert_eq!(status, StatusCode::NO_CONTENT, "{role} removes themself: {body}");
         assert_eq!(role_of(&app, room, &cast.admin, user).await, None, "{role}");
-        assert_eq!(notes(&app, user, room).await, notes_before, "{role}: no removed_from_room for leaving");
+        assert_eq!(
+            notes(&app, user, room).await,
+            notes_before,
+            "{role}: no removed_from_room for leaving"
+        );
         // The group room is now hidden from them.
         let (status, _) = app.get(&format!("/api/chat/rooms/{room}/"), user).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{role}");
@@ -419,18 +585,52 @@ async fn only_admins_change_their_own_role() {
     let room = cast.room(&app, "group").await;
 
     for (role, user) in [("moderator", &cast.moderator), ("member", &cast.member)] {
-        let (status, body) = app.patch(&member_path(room, user.id), user, json!({"role": "admin"})).await;
-        assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()), "{role} promotes themself");
+        let (status, body) = app
+            .patch(&member_path(room, user.id), user, json!({"role": "admin"}))
+            .await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::FORBIDDEN, forbidden()),
+            "{role} promotes themself"
+        );
         assert_eq!(role_of(&app, room, &cast.admin, user).await.as_deref(), Some(role));
     }
 
     // With another admin left, an admin may step down; nobody is notified.
-    let (status, body) = app.patch(&member_path(room, cast.admin.id), &cast.admin, json!({"role": "moderator"})).await;
+    let (status, body) = app
+        .patch(
+            &member_path(room, cast.admin.id),
+            &cast.admin,
+            json!({"role": "moderator"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_member(&body, &cast.admin, "moderator");
-    assert!(notes(&app, &cast.admin, room).await.is_empty(), "no notification for one's own change");
+    assert!(
+        notes(&app, &cast.admin, room).await.is_empty(),
+        "no notification for one's own change"
+    );
+    // Permission comes before validation: a non-admin's invalid role is a 403.
+    let (status, body) = app
+        .patch(
+            &member_path(room, cast.member.id),
+            &cast.moderator,
+            json!({"role": "owner"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::FORBIDDEN, forbidden()),
+        "moderator with an invalid role"
+    );
     // Now a moderator, the former admin may not change roles any more.
-    let (status, body) = app.patch(&member_path(room, cast.member.id), &cast.admin, json!({"role": "moderator"})).await;
+    let (status, body) = app
+        .patch(
+            &member_path(room, cast.member.id),
+            &cast.admin,
+            json!({"role": "moderator"}),
+        )
+        .await;
     assert_eq!((status, body), (StatusCode::FORBIDDEN, forbidden()));
 }
 
@@ -440,15 +640,28 @@ async fn an_unchanged_role_sends_no_notification() {
     let cast = Cast::new(&app).await;
     let room = cast.room(&app, "group").await;
 
-    for (role, user) in [("admin", &cast.admin2), ("moderator", &cast.moderator), ("member", &cast.member)] {
+    for (role, user) in [
+        ("admin", &cast.admin2),
+        ("moderator", &cast.moderator),
+        ("member", &cast.member),
+    ] {
         let before = notes(&app, user, room).await;
-        let (status, body) = app.patch(&member_path(room, user.id), &cast.admin, json!({"role": role})).await;
+        let (status, body) = app
+            .patch(&member_path(room, user.id), &cast.admin, json!({"role": role}))
+            .await;
         assert_eq!(status, StatusCode::OK, "{role}: {body}");
         assert_member(&body, user, role);
-        assert_eq!(notes(&app, user, room).await, before, "{role}: nothing changed, nothing sent");
+        assert_eq!(
+            notes(&app, user, room).await,
+            before,
+            "{role}: nothing changed, nothing sent"
+        );
     }
     // The setup itself notified each promotion exactly once.
-    assert_eq!(notes(&app, &cast.admin2, room).await, owned(&["room_invite", "role_changed"]));
+    assert_eq!(
+        notes(&app, &cast.admin2, room).await,
+        owned(&["room_invite", "role_changed"])
+    );
     assert_eq!(notes(&app, &cast.member, room).await, owned(&["room_invite"]));
 }
 
@@ -464,31 +677,55 @@ async fn the_last_admin_cannot_be_demoted() {
     let last_admin = json!({"role": ["The last admin of a room cannot be demoted."]});
 
     for role in ["member", "moderator"] {
-        let (status, body) = app.patch(&member_path(room, alice.id), &alice, json!({"role": role})).await;
-        assert_eq!((status, body), (StatusCode::BAD_REQUEST, last_admin.clone()), "alice to {role}");
+        let (status, body) = app
+            .patch(&member_path(room, alice.id), &alice, json!({"role": role}))
+            .await;
+        assert_eq!(
+            (status, body),
+            (StatusCode::BAD_REQUEST, last_admin.clone()),
+            "alice to {role}"
+        );
     }
     // Staying admin is fine.
-    let (status, body) = app.patch(&member_path(room, alice.id), &alice, json!({"role": "admin"})).await;
+    let (status, body) = app
+        .patch(&member_path(room, alice.id), &alice, json!({"role": "admin"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_member(&body, &alice, "admin");
 
     // With two admins, either may be demoted.
-    let (status, body) = app.patch(&member_path(room, bob.id), &alice, json!({"role": "admin"})).await;
+    let (status, body) = app
+        .patch(&member_path(room, bob.id), &alice, json!({"role": "admin"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = app.patch(&member_path(room, bob.id), &alice, json!({"role": "moderator"})).await;
+    let (status, body) = app
+        .patch(&member_path(room, bob.id), &alice, json!({"role": "moderator"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_member(&body, &bob, "moderator");
-    let (status, _) = app.patch(&member_path(room, bob.id), &alice, json!({"role": "admin"})).await;
+    let (status, _) = app
+        .patch(&member_path(room, bob.id), &alice, json!({"role": "admin"}))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = app.patch(&member_path(room, alice.id), &alice, json!({"role": "member"})).await;
+    let (status, body) = app
+        .patch(&member_path(room, alice.id), &alice, json!({"role": "member"}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_member(&body, &alice, "member");
 
     // Now bob is the last admin.
-    let (status, body) = app.patch(&member_path(room, bob.id), &bob, json!({"role": "member"})).await;
+    let (status, body) = app
+        .patch(&member_path(room, bob.id), &bob, json!({"role": "member"}))
+        .await;
     assert_eq!((status, body), (StatusCode::BAD_REQUEST, last_admin));
-    assert_eq!(roles(&app, room, &bob).await, vec![(alice.id, "member".to_owned()), (bob.id, "admin".to_owned())]);
-    assert_eq!(notes(&app, &bob, room).await, owned(&["room_invite", "role_changed", "role_changed", "role_changed"]));
+    assert_eq!(
+        roles(&app, room, &bob).await,
+        vec![(alice.id, "member".to_owned()), (bob.id, "admin".to_owned())]
+    );
+    assert_eq!(
+        notes(&app, &bob, room).await,
+        owned(&["room_invite", "role_changed", "role_changed", "role_changed"])
+    );
 }
 
 #[tokio::test]
@@ -503,17 +740,34 @@ async fn the_last_admin_removing_themself_promotes_the_longest_standing_member()
 
     let (status, body) = app.delete(&member_path(room, alice.id), &alice).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert_eq!(roles(&app, room, &carol).await, vec![(carol.id, "admin".to_owned()), (dave.id, "moderator".to_owned())]);
+    assert_eq!(
+        roles(&app, room, &carol).await,
+        vec![(carol.id, "admin".to_owned()), (dave.id, "moderator".to_owned())]
+    );
     assert_eq!(notes(&app, &carol, room).await, owned(&["room_invite", "role_changed"]));
-    assert_eq!(notes(&app, &dave, room).await, owned(&["room_invite", "role_changed"]), "dave's only change was to moderator");
-    assert!(app.notifications_of(&alice).await.is_empty(), "leaving is not being removed");
+    assert_eq!(
+        notes(&app, &dave, room).await,
+        owned(&["room_invite", "role_changed"]),
+        "dave's only change was to moderator"
+    );
+    assert!(
+        app.notifications_of(&alice).await.is_empty(),
+        "leaving is not being removed"
+    );
 
     // The new admin removes the moderator, who is told.
     let (status, _) = app.delete(&member_path(room, dave.id), &carol).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    assert_eq!(notes(&app, &dave, room).await, owned(&["room_invite", "role_changed", "removed_from_room"]));
+    assert_eq!(
+        notes(&app, &dave, room).await,
+        owned(&["room_invite", "role_changed", "removed_from_room"])
+    );
     let (status, _) = app.get(&format!("/api/chat/rooms/{room}/"), &dave).await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "a removed member no longer sees a private room");
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a removed member no longer sees a private room"
+    );
 }
 
 #[tokio::test]
@@ -536,7 +790,11 @@ async fn concurrent_changes_never_leave_a_room_without_an_admin() {
         let mut statuses = [by_alice.0.as_u16(), by_bob.0.as_u16()];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 403], "round {round}: {by_alice:?} {by_bob:?}");
-        let admins = roles(&app, room, &alice).await.into_iter().filter(|(_, role)| role == "admin").count();
+        let admins = roles(&app, room, &alice)
+            .await
+            .into_iter()
+            .filter(|(_, role)| role == "admin")
+            .count();
         assert_eq!(admins, 1, "round {round}");
     }
 
@@ -560,14 +818,27 @@ async fn concurrent_adds_of_one_user_add_them_once() {
 
     let path = members_path(room);
     let answers = futures::future::join_all((0..6).map(|_| app.post(&path, &alice, json!({"user_id": bob.id})))).await;
-    let created = answers.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+    let created = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::CREATED)
+        .count();
     assert_eq!(created, 1, "{answers:?}");
     for (status, body) in answers.iter().filter(|(status, _)| *status != StatusCode::CREATED) {
         assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
-        assert_eq!(body, &json!({"user_id": ["This user is already a member of the room."]}));
+        assert_eq!(
+            body,
+            &json!({"user_id": ["This user is already a member of the room."]})
+        );
     }
-    assert_eq!(roles(&app, room, &alice).await, vec![(alice.id, "admin".to_owned()), (bob.id, "member".to_owned())]);
-    assert_eq!(notes(&app, &bob, room).await, owned(&["room_invite"]), "one invite only");
+    assert_eq!(
+        roles(&app, room, &alice).await,
+        vec![(alice.id, "admin".to_owned()), (bob.id, "member".to_owned())]
+    );
+    assert_eq!(
+        notes(&app, &bob, room).await,
+        owned(&["room_invite"]),
+        "one invite only"
+    );
 }
 
 // ---------------------------------------------------------------- bad targets
@@ -584,8 +855,16 @@ async fn invalid_roles_and_unknown_members() {
 
     // (case, body, message under "role")
     let cases: Vec<(&str, Value, &str)> = vec![
-        ("unknown role", json!({"role": "owner"}), "\"owner\" is not a valid choice."),
-        ("capitalised role", json!({"role": "Admin"}), "\"Admin\" is not a valid choice."),
+        (
+            "unknown role",
+            json!({"role": "owner"}),
+            "\"owner\" is not a valid choice.",
+        ),
+        (
+            "capitalised role",
+            json!({"role": "Admin"}),
+            "\"Admin\" is not a valid choice.",
+        ),
         ("empty role", json!({"role": ""}), "\"\" is not a valid choice."),
         ("numeric role", json!({"role": 1}), "\"1\" is not a valid choice."),
         ("null role", json!({"role": null}), "This field may not be null."),
@@ -600,13 +879,26 @@ async fn invalid_roles_and_unknown_members() {
     assert_eq!(notes(&app, &bob, room).await, owned(&["room_invite"]));
 
     // Users who are not members of the room, or not users at all.
-    for (case, user_id) in [("a developer outside the room", stranger.id.to_string()), ("no such user", "999999".into()), ("not an id", "abc".into())] {
+    for (case, user_id) in [
+        ("a developer outside the room", stranger.id.to_string()),
+        ("no such user", "999999".into()),
+        ("not an id", "abc".into()),
+    ] {
         let path = format!("/api/chat/rooms/{room}/members/{user_id}/");
         let (status, body) = app.patch(&path, &alice, json!({"role": "moderator"})).await;
         assert_eq!((status, body), (StatusCode::NOT_FOUND, not_found()), "patch {case}");
         let (status, body) = app.delete(&path, &alice).await;
         assert_eq!((status, body), (StatusCode::NOT_FOUND, not_found()), "delete {case}");
     }
+    // The target is looked up before the body is read.
+    let (status, body) = app
+        .patch(&member_path(room, stranger.id), &alice, json!({"role": "owner"}))
+        .await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, not_found()),
+        "invalid role for a non-member"
+    );
     assert!(app.notifications_of(&stranger).await.is_empty());
 
     // A removed member is no longer a target.
@@ -629,16 +921,33 @@ async fn outsiders_cannot_touch_members_of_hidden_rooms() {
         app.add_member(room, &alice, &bob, "member").await;
         let requests: Vec<(&str, Method, String, Option<Value>)> = vec![
             ("list", Method::GET, members_path(room), None),
-            ("add", Method::POST, members_path(room), Some(json!({"user_id": outsider.id}))),
-            ("change role", Method::PATCH, member_path(room, bob.id), Some(json!({"role": "admin"}))),
+            (
+                "add",
+                Method::POST,
+                members_path(room),
+                Some(json!({"user_id": outsider.id})),
+            ),
+            (
+                "change role",
+                Method::PATCH,
+                member_path(room, bob.id),
+                Some(json!({"role": "admin"})),
+            ),
             ("remove", Method::DELETE, member_path(room, bob.id), None),
             ("remove alice", Method::DELETE, member_path(room, alice.id), None),
         ];
         for (case, method, path, body) in requests {
             let (status, body) = app.call(method, &path, Some(&outsider.token), body).await;
-            assert_eq!((status, body), (StatusCode::NOT_FOUND, not_found()), "{room_type}: {case}");
+            assert_eq!(
+                (status, body),
+                (StatusCode::NOT_FOUND, not_found()),
+                "{room_type}: {case}"
+            );
         }
-        assert_eq!(roles(&app, room, &alice).await, vec![(alice.id, "admin".to_owned()), (bob.id, "member".to_owned())]);
+        assert_eq!(
+            roles(&app, room, &alice).await,
+            vec![(alice.id, "admin".to_owned()), (bob.id, "member".to_owned())]
+        );
     }
 }
 
@@ -661,8 +970,16 @@ async fn every_members_endpoint_requires_a_developer_token() {
         // (case, Authorization header, expected status)
         let credentials = [
             ("no token", None, StatusCode::UNAUTHORIZED),
-            ("garbage token", Some("Bearer garbage".to_owned()), StatusCode::UNAUTHORIZED),
-            ("non-developer", Some(format!("Bearer {}", nondev.token)), StatusCode::FORBIDDEN),
+            (
+                "garbage token",
+                Some("Bearer garbage".to_owned()),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "non-developer",
+                Some(format!("Bearer {}", nondev.token)),
+                StatusCode::FORBIDDEN,
+            ),
         ];
         for (case, authorization, expected) in credentials {
             let mut request = app.client.request(method.clone(), app.url(path));
@@ -674,7 +991,10 @@ async fn every_members_endpoint_requires_a_developer_token() {
             }
             let response = request.send().await.expect("request sent");
             let status = response.status();
-            let www_authenticate = response.headers().get(WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned());
+            let www_authenticate = response
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .map(|v| v.to_str().unwrap().to_owned());
             let json: Value = response.json().await.expect("a JSON body");
             let what = format!("{method} {path} with {case}");
             assert_detail(status, &json, expected);
@@ -686,7 +1006,10 @@ async fn every_members_endpoint_requires_a_developer_token() {
             }
         }
     }
-    assert_eq!(roles(&app, room, &alice).await, vec![(alice.id, "admin".to_owned()), (bob.id, "member".to_owned())]);
+    assert_eq!(
+        roles(&app, room, &alice).await,
+        vec![(alice.id, "admin".to_owned()), (bob.id, "member".to_owned())]
+    );
     assert!(app.notifications_of(&nondev).await.is_empty());
     assert_eq!(notes(&app, &bob, room).await, owned(&["room_invite"]));
 }
