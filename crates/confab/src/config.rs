@@ -150,7 +150,7 @@ impl Config {
             None => Some(PathBuf::from("confab.toml")).filter(|p| p.is_file()),
         };
 
-        let known = known_keys();
+        let defaults = defaults_by_key();
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = &file {
             figment = figment.merge(Toml::file(path));
@@ -162,14 +162,13 @@ impl Config {
                 continue;
             };
             let lower = name.to_ascii_lowercase();
-            if known.contains(&lower) {
-                env_pairs.push((lower, value.clone()));
+            if let Some(default) = defaults.get(&lower) {
+                env_pairs.push((lower, parse_env_value(value, default)));
             } else if !NON_CONFIG_ENV.contains(&name) {
                 unknown_env.push(key.clone());
             }
         }
-        for (key, raw) in env_pairs {
-            let value = parse_env_value(&raw).unwrap_or_else(|| raw.as_str().into());
+        for (key, value) in env_pairs {
             figment = figment.merge(Serialized::global(&key, value));
         }
         let config: Config = figment
@@ -223,25 +222,29 @@ impl Config {
     }
 }
 
-/// Config keys, as lower-case names (the env var without its `CONFAB_` prefix).
-fn known_keys() -> Vec<String> {
+/// Each config key (the env var without `CONFAB_`, lower-cased) with its default.
+fn defaults_by_key() -> serde_json::Map<String, serde_json::Value> {
     match serde_json::to_value(Config::default()) {
-        Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+        Ok(serde_json::Value::Object(map)) => map,
         _ => unreachable!("Config serializes to an object"),
     }
 }
 
-/// Environment values are strings; numbers and booleans are recognised so that
-/// `CONFAB_ACCESS_TOKEN_LIFETIME=60` fills a `u64`.
-fn parse_env_value(raw: &str) -> Option<figment::value::Value> {
-    if let Ok(n) = raw.parse::<u64>() {
-        return Some(n.into());
-    }
-    match raw {
-        "true" | "TRUE" | "True" => Some(true.into()),
-        "false" | "FALSE" | "False" => Some(false.into()),
+/// Environment values are text; a key whose default is a number or a boolean
+/// is parsed as one (`CONFAB_ACCESS_TOKEN_LIFETIME=60`), every other key stays
+/// text, so a secret made of digits is still a string. Unparsable values stay
+/// text and are reported by the type check that follows.
+fn parse_env_value(raw: &str, default: &serde_json::Value) -> figment::value::Value {
+    let parsed = match default {
+        serde_json::Value::Number(_) => raw.trim().parse::<u64>().ok().map(Into::into),
+        serde_json::Value::Bool(_) => match raw.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Some(true.into()),
+            "false" | "0" | "no" | "off" => Some(false.into()),
+            _ => None,
+        },
         _ => None,
-    }
+    };
+    parsed.unwrap_or_else(|| raw.into())
 }
 
 fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
@@ -319,6 +322,40 @@ mod tests {
         assert!(Config::load_from(&env(&[("CONFAB_BIND", "nope")])).is_err());
         assert!(Config::load_from(&env(&[("CONFAB_JWT_SECRET", "short")])).is_err());
         assert!(Config::load_from(&env(&[("CONFAB_CONFIG", "/does/not/exist.toml")])).is_err());
+        assert!(Config::load_from(&env(&[("CONFAB_ACCESS_TOKEN_LIFETIME", "soon")])).is_err());
+    }
+
+    #[test]
+    fn toml_file_sits_between_defaults_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("confab.toml");
+        std::fs::write(
+            &file,
+            "bind = \"127.0.0.1:9100\"\naccess_token_lifetime = 120\ncors_origins = [\"http://x.test\"]\n",
+        )
+        .unwrap();
+        let path = file.display().to_string();
+        let (config, report) = Config::load_from(&env(&[("CONFAB_CONFIG", &path)])).unwrap();
+        assert_eq!(report.file.as_deref(), Some(file.as_path()));
+        assert_eq!((config.bind.port(), config.access_token_lifetime), (9100, 120));
+        assert_eq!(config.cors_origins, vec!["http://x.test"]);
+        let (config, _) = Config::load_from(&env(&[
+            ("CONFAB_CONFIG", &path),
+            ("CONFAB_ACCESS_TOKEN_LIFETIME", "30"),
+        ]))
+        .unwrap();
+        assert_eq!(config.access_token_lifetime, 30);
+        std::fs::write(&file, "no_such_key = 1\n").unwrap();
+        assert!(
+            Config::load_from(&env(&[("CONFAB_CONFIG", &path)])).is_err(),
+            "typos in the file are errors"
+        );
+    }
+
+    #[test]
+    fn numeric_looking_text_stays_text() {
+        let (config, _) = Config::load_from(&env(&[("CONFAB_JWT_SECRET", "12345678901234567890")])).unwrap();
+        assert_eq!(config.jwt_secret.as_deref(), Some("12345678901234567890"));
     }
 
     #[test]

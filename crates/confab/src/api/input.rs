@@ -230,6 +230,30 @@ impl Fields {
         parsed
     }
 
+    /// A text field that may be absent or null (both read as `None`).
+    pub fn nullable_text(&mut self, field: &str, rule: Text) -> Option<String> {
+        if self.map.get(field).is_some_and(Value::is_null) {
+            self.map.remove(field);
+            return None;
+        }
+        self.text(
+            field,
+            Text {
+                required: false,
+                ..rule
+            },
+        )
+    }
+
+    /// An integer field that may be absent or null (both read as `None`).
+    pub fn nullable_integer(&mut self, field: &str) -> Option<i64> {
+        if self.map.get(field).is_some_and(Value::is_null) {
+            self.map.remove(field);
+            return None;
+        }
+        self.integer(field, false)
+    }
+
     /// Whether a field was sent at all (before it is read).
     pub fn has(&self, field: &str) -> bool {
         self.map.contains_key(field)

@@ -5,6 +5,8 @@
 pub mod auth;
 pub mod input;
 pub mod members;
+pub mod messages;
+pub mod notifications;
 pub mod pagination;
 pub mod rooms;
 pub mod service;
@@ -40,6 +42,8 @@ pub struct ValidationErrorBody(pub BTreeMap<String, Vec<String>>);
         users::list,
         rooms::list, rooms::create, rooms::get, rooms::update, rooms::delete, rooms::join, rooms::leave,
         members::list, members::add, members::update, members::remove,
+        messages::history, messages::post, messages::read, messages::delete,
+        notifications::list, notifications::read, notifications::read_all,
         service::healthz, service::readyz, service::metrics, service::schema,
     ),
     modifiers(&BearerAuth),
@@ -48,6 +52,8 @@ pub struct ValidationErrorBody(pub BTreeMap<String, Vec<String>>);
         (name = "users", description = "Developers"),
         (name = "rooms", description = "Rooms"),
         (name = "members", description = "Room members and roles"),
+        (name = "messages", description = "Messages, history and read state"),
+        (name = "notifications", description = "Notifications"),
         (name = "service", description = "Operations"),
     )
 )]
@@ -91,6 +97,18 @@ pub fn routes() -> Router<AppState> {
             "/api/chat/rooms/{id}/members/{user_id}",
             axum::routing::patch(members::update).delete(members::remove),
         )
+        .route(
+            "/api/chat/rooms/{id}/messages",
+            get(messages::history).post(messages::post),
+        )
+        .route("/api/chat/messages/{id}/read", post(messages::read))
+        .route(
+            "/api/chat/messages/{id}/delete",
+            axum::routing::delete(messages::delete),
+        )
+        .route("/api/chat/notifications", get(notifications::list))
+        .route("/api/chat/notifications/read_all", post(notifications::read_all))
+        .route("/api/chat/notifications/{id}/read", post(notifications::read))
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))
         .route("/metrics", get(service::metrics))

@@ -31,11 +31,15 @@ pub struct Paginated<T> {
 pub struct Pagination {
     page: u64,
     page_size: u64,
-    /// The request's absolute URL, the base of `next` / `previous`.
-    url: url::Url,
+    url: RequestUrl,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Pagination {
+/// The request's absolute URL as the client wrote it (host from `Host`,
+/// `https` behind a proxy that says `X-Forwarded-Proto: https`): the base of
+/// the links a list answers with.
+pub struct RequestUrl(pub url::Url);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestUrl {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
@@ -58,6 +62,48 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
         let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let url = url::Url::parse(&format!("{scheme}://{host}{path_and_query}"))
             .map_err(|_| Error::BadRequest("Invalid Host header.".into()))?;
+        Ok(Self(url))
+    }
+}
+
+impl RequestUrl {
+    /// The last value of a query parameter (Django's `QueryDict[key]`).
+    pub fn param(&self, name: &str) -> Option<String> {
+        last_param(&self.0, name)
+    }
+
+    /// This URL with the parameters in `replace` removed, then `set` appended.
+    pub fn with(&self, replace: &[&str], set: &[(&str, String)]) -> String {
+        let kept: Vec<(String, String)> = self
+            .0
+            .query_pairs()
+            .filter(|(k, _)| !replace.contains(&k.as_ref()))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let mut url = self.0.clone();
+        url.set_query(None);
+        {
+            let mut query = url.query_pairs_mut();
+            for (k, v) in kept
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .chain(set.iter().map(|(k, v)| (*k, v.as_str())))
+            {
+                query.append_pair(k, v);
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        url.to_string()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Pagination {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let RequestUrl(url) = RequestUrl::from_request_parts(parts, state).await?;
         let param = |name: &str| last_param(&url, name);
         let page = match param("page") {
             None => 1,
@@ -71,7 +117,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Pagination {
             .and_then(|raw| raw.parse::<u64>().ok())
             .filter(|size| *size > 0)
             .map_or(DEFAULT_PAGE_SIZE, |size| size.min(MAX_PAGE_SIZE));
-        Ok(Self { page, page_size, url })
+        Ok(Self {
+            page,
+            page_size,
+            url: RequestUrl(url),
+        })
     }
 }
 
@@ -87,7 +137,7 @@ impl Pagination {
     /// Another query parameter of the same request (e.g. `search`); the last
     /// one wins when it is repeated.
     pub fn param(&self, name: &str) -> Option<String> {
-        last_param(&self.url, name)
+        self.url.param(name)
     }
 
     /// The `?search=` term. NUL characters are refused, as DRF refuses them in
@@ -124,27 +174,8 @@ impl Pagination {
     }
 
     fn link(&self, page: Option<u64>) -> String {
-        let kept: Vec<(String, String)> = self
-            .url
-            .query_pairs()
-            .filter(|(k, _)| k != "page")
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let mut url = self.url.clone();
-        url.set_query(None);
-        {
-            let mut query = url.query_pairs_mut();
-            for (k, v) in &kept {
-                query.append_pair(k, v);
-            }
-            if let Some(page) = page {
-                query.append_pair("page", &page.to_string());
-            }
-        }
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
-        url.to_string()
+        let set: Vec<(&str, String)> = page.map(|p| ("page", p.to_string())).into_iter().collect();
+        self.url.with(&["page"], &set)
     }
 }
 

@@ -2,11 +2,13 @@
 //!
 //! - [`types`]: the vocabulary (room types, roles) and the wire objects.
 //! - [`policy`]: who may do what. Every decision is made there, once.
-//! - [`rooms`], [`members`]: the use cases. Each loads the facts, asks
+//! - [`rooms`], [`members`], [`messages`], [`notifications`]: the use cases. Each loads the facts, asks
 //!   [`policy`], and writes in one short transaction, locking the room row
 //!   first so changes to one room are serialized.
 
 pub mod members;
+pub mod messages;
+pub mod notifications;
 pub mod policy;
 pub mod rooms;
 pub mod types;

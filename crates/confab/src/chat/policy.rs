@@ -132,6 +132,24 @@ pub fn deactivate_when_empty(room_type: RoomType) -> bool {
     room_type != RoomType::Public
 }
 
+/// Posting a message, or moving one's read pointer: members of an active room.
+pub fn take_part(room: &RoomAccess) -> Result<()> {
+    view_room(room)?;
+    match room.my_role {
+        Some(_) => Ok(()),
+        None => Err(Error::Forbidden("You are not a member of this room.".into())),
+    }
+}
+
+/// Deleting a message: its sender, or a room admin or moderator.
+pub fn delete_message(room: &RoomAccess, is_sender: bool) -> Result<()> {
+    view_room(room)?;
+    if is_sender {
+        return Ok(());
+    }
+    require_role(room, &[Role::Admin, Role::Moderator])
+}
+
 /// When a member leaves, does someone have to be promoted to admin?
 /// `admins` counts the room's admins before the departure.
 pub fn needs_successor(leaving_role: Role, admins: u64) -> bool {
@@ -289,6 +307,43 @@ mod tests {
             Some(StatusCode::BAD_REQUEST)
         );
         assert!(check_demotion(Role::Admin, Role::Admin, 1).is_ok());
+    }
+
+    #[test]
+    fn taking_part_needs_membership() {
+        for room_type in TYPES {
+            for caller in CALLERS {
+                let result = take_part(&room(room_type, caller));
+                match (caller, room_type) {
+                    (Some(_), _) => assert!(result.is_ok()),
+                    (None, RoomType::Public) => assert_eq!(status(result), Some(StatusCode::FORBIDDEN)),
+                    (None, _) => assert_eq!(status(result), Some(StatusCode::NOT_FOUND)),
+                }
+            }
+        }
+        let inactive = RoomAccess {
+            is_active: false,
+            ..room(RoomType::Public, Some(Role::Admin))
+        };
+        assert_eq!(status(take_part(&inactive)), Some(StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn deleting_messages() {
+        for caller in CALLERS {
+            // Senders may delete their own messages, even after leaving a public room.
+            assert!(delete_message(&room(RoomType::Public, caller), true).is_ok());
+            let others = delete_message(&room(RoomType::Group, caller), false);
+            match caller {
+                Some(Role::Admin | Role::Moderator) => assert!(others.is_ok()),
+                Some(Role::Member) => assert_eq!(status(others), Some(StatusCode::FORBIDDEN)),
+                None => assert_eq!(status(others), Some(StatusCode::NOT_FOUND)),
+            }
+        }
+        assert_eq!(
+            status(delete_message(&room(RoomType::Private, None), true)),
+            Some(StatusCode::NOT_FOUND)
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use sea_orm::ConnectionTrait;
 
 use super::policy::{self, JoinDecision, RoomAccess};
-use super::types::{Role, Room, RoomType, UserRef};
+use super::types::{Message, Role, Room, RoomType, UserRef};
 use super::Window;
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
@@ -154,24 +154,58 @@ async fn present_one<C: ConnectionTrait>(db: &C, user_id: i64, room: rooms::Mode
 }
 
 /// Builds room objects for `user_id` with a fixed number of queries, however
-/// many rooms: member counts, the caller's roles and the creators are each
-/// fetched once for the whole page.
+/// many rooms: member counts, the caller's memberships, the creators, the last
+/// messages (with their readers) and the deleted messages past the caller's
+/// read pointers are each fetched once for the whole page.
+///
+/// The unread count is a subtraction: the room's newest sequence number less
+/// the caller's read pointer, less the deleted messages past the pointer.
+/// (Posting moves the sender's pointer, so no own message is ever unread.)
 pub(crate) async fn present<C: ConnectionTrait>(db: &C, user_id: i64, rows: Vec<rooms::Model>) -> Result<Vec<Room>> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let counts: HashMap<i64, i64> = store::members::counts(db, ids.clone()).await?.into_iter().collect();
-    let mine: HashMap<i64, Role> = store::members::of_user_in(db, user_id, ids)
+    let mine: HashMap<i64, room_members::Model> = store::members::of_user_in(db, user_id, ids.clone())
         .await?
-        .iter()
-        .map(|m| (m.room_id, role_of(m)))
+        .into_iter()
+        .map(|m| (m.room_id, m))
         .collect();
     let mut creator_ids: Vec<i64> = rows.iter().map(|r| r.created_by_id).collect();
     creator_ids.sort_unstable();
     creator_ids.dedup();
     let creators: HashMap<i64, String> = store::users::names(db, creator_ids).await?.into_iter().collect();
+
+    let latest = store::messages::latest_per_room(db, ids).await?;
+    let latest_keys: Vec<(i64, i64, i64)> = latest.iter().map(|m| (m.room_id, m.seq, m.sender_id)).collect();
+    let readers: HashMap<i64, i64> = store::members::readers_per_room(db, &latest_keys)
+        .await?
+        .into_iter()
+        .collect();
+    let read_counts = latest
+        .iter()
+        .map(|m| (m.id, readers.get(&m.room_id).copied().unwrap_or(0)))
+        .collect();
+    let pointers: HashMap<i64, i64> = mine.values().map(|m| (m.room_id, m.last_read_seq)).collect();
+    let mut last_messages: HashMap<i64, Message> =
+        super::messages::present(db, user_id, latest, &pointers, &read_counts)
+            .await?
+            .into_iter()
+            .map(|m| (m.room, m))
+            .collect();
+    let pointers: Vec<(i64, i64)> = pointers.into_iter().collect();
+    let deleted_unread: HashMap<i64, i64> = store::messages::deleted_after(db, &pointers)
+        .await?
+        .into_iter()
+        .collect();
+
     Ok(rows
         .into_iter()
         .map(|room| {
-            let my_role = mine.get(&room.id).copied();
+            let membership = mine.get(&room.id);
+            let my_role = membership.map(role_of);
+            let unread_count = membership.map_or(0, |m| {
+                let deleted = deleted_unread.get(&room.id).copied().unwrap_or(0);
+                (room.last_seq - m.last_read_seq - deleted).max(0)
+            });
             Room {
                 id: room.id,
                 created_by: UserRef {
@@ -182,8 +216,8 @@ pub(crate) async fn present<C: ConnectionTrait>(db: &C, user_id: i64, rows: Vec<
                 member_count: counts.get(&room.id).copied().unwrap_or(0),
                 is_member: my_role.is_some(),
                 my_role,
-                unread_count: 0,
-                last_message: None,
+                unread_count,
+                last_message: last_messages.remove(&room.id).map(Box::new),
                 name: room.name,
                 description: room.description,
                 is_active: room.is_active,

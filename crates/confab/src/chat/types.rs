@@ -48,7 +48,17 @@ macro_rules! string_enum {
     };
 }
 
+/// What a message carries. `system` is not accepted from clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageType {
+    Text,
+    Image,
+    File,
+}
+
 string_enum!(RoomType { Public => "public", Private => "private", Group => "group" });
+string_enum!(MessageType { Text => "text", Image => "image", File => "file" });
 string_enum!(Role { Admin => "admin", Moderator => "moderator", Member => "member" });
 
 /// The global role that opens the chat API.
@@ -77,9 +87,56 @@ pub struct Room {
     /// The caller's role, or null when not a member.
     pub my_role: Option<Role>,
     pub unread_count: i64,
-    /// The newest message, or null.
-    #[schema(value_type = Option<Object>)]
-    pub last_message: Option<serde_json::Value>,
+    /// The newest message that is not deleted, or null.
+    pub last_message: Option<Box<Message>>,
+}
+
+/// A chat message.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Message {
+    pub id: i64,
+    /// The room's id.
+    pub room: i64,
+    pub sender: UserRef,
+    pub content: String,
+    pub message_type: String,
+    /// Id of the message this one answers, or null.
+    pub reply_to: Option<i64>,
+    /// The start of the message answered, or null (also when it was deleted).
+    pub reply_preview: Option<ReplyPreview>,
+    pub is_deleted: bool,
+    pub created_at: DateTime<Utc>,
+    /// The sender's idempotency key, echoed back.
+    pub client_id: Option<String>,
+    /// Whether the caller has read it (their read pointer is at or past it).
+    pub is_read: bool,
+    /// How many members other than the sender have read it.
+    pub read_count: i64,
+}
+
+/// What a reply shows of the message it answers.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ReplyPreview {
+    pub id: i64,
+    pub sender: UserRef,
+    /// At most 200 characters.
+    pub content: String,
+}
+
+/// A notification.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    /// `mention`, `reply`, `room_invite`, `role_changed` or `removed_from_room`.
+    pub notification_type: String,
+    pub title: String,
+    pub content: String,
+    pub is_read: bool,
+    pub created_at: DateTime<Utc>,
+    /// The room's id, or null.
+    pub room: Option<i64>,
+    /// The message's id (for `reply`: the reply), or null.
+    pub message: Option<i64>,
 }
 
 /// One member of a room.
@@ -97,4 +154,10 @@ pub mod limits {
     pub const ROOM_NAME_MAX: usize = 100;
     pub const ROOM_DESCRIPTION_MAX: usize = 500;
     pub const USERNAME_MAX: usize = 150;
+    pub const MESSAGE_CONTENT_MAX: usize = 5000;
+    pub const CLIENT_ID_MAX: usize = 64;
+    /// Characters of the answered message shown in a reply.
+    pub const REPLY_PREVIEW_CHARS: usize = 200;
+    pub const HISTORY_LIMIT_DEFAULT: u64 = 50;
+    pub const HISTORY_LIMIT_MAX: u64 = 200;
 }

@@ -96,6 +96,86 @@ pub async fn set_role<C: ConnectionTrait>(db: &C, member_id: i64, role: &str) ->
     Ok(())
 }
 
+/// Ids of the room's members whose (lower-cased) usernames are among `names`.
+pub async fn user_ids_by_names<C: ConnectionTrait>(
+    db: &C,
+    room_id: i64,
+    names: Vec<String>,
+) -> Result<Vec<i64>, DbErr> {
+    use super::entities::users;
+    let named = sea_orm::sea_query::Query::select()
+        .column(users::Column::Id)
+        .from(users::Entity)
+        .and_where(users::Column::UsernameKey.is_in(names))
+        .to_owned();
+    room_members::Entity::find()
+        .select_only()
+        .column(room_members::Column::UserId)
+        .filter(room_members::Column::RoomId.eq(room_id))
+        .filter(room_members::Column::UserId.in_subquery(named))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// `(user_id, last_read_seq)` of every member of a room.
+pub async fn read_pointers<C: ConnectionTrait>(db: &C, room_id: i64) -> Result<Vec<(i64, i64)>, DbErr> {
+    room_members::Entity::find()
+        .select_only()
+        .column(room_members::Column::UserId)
+        .column(room_members::Column::LastReadSeq)
+        .filter(room_members::Column::RoomId.eq(room_id))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// For messages `(room_id, seq, sender_id)`, at most one per room: how many
+/// members other than the sender have read that far, by room.
+pub async fn readers_per_room<C: ConnectionTrait>(
+    db: &C,
+    messages: &[(i64, i64, i64)],
+) -> Result<Vec<(i64, i64)>, DbErr> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut read_it = sea_orm::Condition::any();
+    for (room_id, seq, sender_id) in messages {
+        read_it = read_it.add(
+            sea_orm::Condition::all()
+                .add(room_members::Column::RoomId.eq(*room_id))
+                .add(room_members::Column::LastReadSeq.gte(*seq))
+                .add(room_members::Column::UserId.ne(*sender_id)),
+        );
+    }
+    room_members::Entity::find()
+        .select_only()
+        .column(room_members::Column::RoomId)
+        .column_as(room_members::Column::Id.count(), "readers")
+        .filter(read_it)
+        .group_by(room_members::Column::RoomId)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Moves a member's read pointer to `seq`, never backwards. Returns whether it moved.
+pub async fn advance_read_pointer<C: ConnectionTrait>(
+    db: &C,
+    room_id: i64,
+    user_id: i64,
+    seq: i64,
+) -> Result<bool, DbErr> {
+    let result = room_members::Entity::update_many()
+        .col_expr(room_members::Column::LastReadSeq, Expr::value(seq))
+        .filter(room_members::Column::RoomId.eq(room_id))
+        .filter(room_members::Column::UserId.eq(user_id))
+        .filter(room_members::Column::LastReadSeq.lt(seq))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
 pub async fn delete<C: ConnectionTrait>(db: &C, member_id: i64) -> Result<(), DbErr> {
     room_members::Entity::delete_by_id(member_id).exec(db).await?;
     Ok(())

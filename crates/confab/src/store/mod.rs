@@ -1,5 +1,5 @@
 //! The database. [`Store`] owns the connections; the query modules
-//! ([`users`], [`rooms`], [`members`], [`notifications`]) are free functions
+//! ([`users`], [`rooms`], [`members`], [`messages`], [`notifications`]) are free functions
 //! over any SeaORM connection, so the domain composes several of them inside
 //! one transaction.
 //!
@@ -10,6 +10,7 @@
 
 pub mod entities;
 pub mod members;
+pub mod messages;
 pub mod migrations;
 pub mod notifications;
 pub mod rooms;

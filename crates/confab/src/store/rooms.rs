@@ -76,6 +76,17 @@ pub async fn update<C: ConnectionTrait>(
     active.update(db).await
 }
 
+/// Records that the room's newest message now has sequence number `seq`.
+/// Called under the room lock, inside the message's transaction.
+pub async fn set_last_seq<C: ConnectionTrait>(db: &C, id: i64, seq: i64) -> Result<(), DbErr> {
+    rooms::Entity::update_many()
+        .col_expr(rooms::Column::LastSeq, Expr::value(seq))
+        .filter(rooms::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn deactivate<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
     rooms::Entity::update_many()
         .col_expr(rooms::Column::IsActive, Expr::value(false))

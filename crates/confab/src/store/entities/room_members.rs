@@ -11,6 +11,8 @@ pub struct Model {
     /// `admin`, `moderator` or `member` (see `chat::Role`).
     pub role: String,
     pub joined_at: DateTimeUtc,
+    /// Sequence number of the newest message this member has read; only grows.
+    pub last_read_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

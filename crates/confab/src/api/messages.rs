@@ -1,0 +1,201 @@
+//! `/api/chat/rooms/{id}/messages/` and `/api/chat/messages/{id}/...`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::input::{Fields, JsonObject, Path, Text};
+use super::pagination::RequestUrl;
+use super::{ErrorBody, ValidationErrorBody};
+use crate::app::AppState;
+use crate::auth::Developer;
+use crate::chat::messages::{self, NewMessageInput, Posted};
+use crate::chat::types::limits::{CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MESSAGE_CONTENT_MAX};
+use crate::chat::types::{Message, MessageType};
+use crate::error::{Error, FieldErrors, Result};
+use crate::store::messages::Cursor;
+
+/// Query parameters of the history.
+#[derive(IntoParams)]
+#[allow(dead_code)]
+pub struct HistoryQuery {
+    /// Messages older than this id.
+    before: Option<i64>,
+    /// Messages newer than this id (catch-up).
+    after: Option<i64>,
+    /// Page size, default 50, at most 200.
+    limit: Option<u64>,
+}
+
+/// A page of history: `next` links the older page, `previous` the newer one.
+#[derive(Serialize, ToSchema)]
+pub struct HistoryBody {
+    next: Option<String>,
+    previous: Option<String>,
+    /// Oldest first.
+    results: Vec<Message>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct PostMessageBody {
+    /// 1 to 5000 characters after trimming.
+    content: String,
+    /// `text` (default), `image` or `file`.
+    message_type: Option<MessageType>,
+    /// A message of the same room.
+    reply_to: Option<i64>,
+    /// At most 64 characters; a retry with the same value returns the first message.
+    client_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReadBody {
+    detail: &'static str,
+}
+
+/// Reads `before`, `after` and `limit` as DRF would: each a valid integer or a 400 naming it.
+fn history_params(url: &RequestUrl) -> Result<(Cursor, u64)> {
+    let mut errors = FieldErrors::new();
+    let mut integer = |name: &str| -> Option<i64> {
+        let raw = url.param(name)?;
+        match raw.trim().parse::<i64>() {
+            Ok(value) if value >= 1 => Some(value),
+            Ok(_) => {
+                errors.insert(
+                    name.into(),
+                    vec!["Ensure this value is greater than or equal to 1.".into()],
+                );
+                None
+            }
+            Err(_) => {
+                errors.insert(name.into(), vec!["A valid integer is required.".into()]);
+                None
+            }
+        }
+    };
+    let (before, after, limit) = (integer("before"), integer("after"), integer("limit"));
+    if !errors.is_empty() {
+        return Err(Error::Invalid(errors));
+    }
+    let cursor = match (before, after) {
+        (None, None) => Cursor::Latest,
+        (Some(before), None) => Cursor::Before(before),
+        (None, Some(after)) => Cursor::After(after),
+        (Some(_), Some(_)) => {
+            return Err(Error::field(
+                "non_field_errors",
+                "Use either before or after, not both.",
+            ))
+        }
+    };
+    let limit = limit.map_or(HISTORY_LIMIT_DEFAULT, |l| (l as u64).min(HISTORY_LIMIT_MAX));
+    Ok((cursor, limit))
+}
+
+/// History of a room, oldest first, by cursor: the newest page by default,
+/// `?before=` for older, `?after=` for newer. Deleted messages are left out.
+#[utoipa::path(get, path = "/api/chat/rooms/{id}/messages/", tag = "messages", params(("id" = i64, Path), HistoryQuery),
+    security(("jwt" = [])),
+    responses(
+        (status = 200, body = HistoryBody), (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn history(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+    url: RequestUrl,
+) -> Result<Json<HistoryBody>> {
+    let (cursor, limit) = history_params(&url)?;
+    let page = messages::history(&state.store, &user, id, cursor, limit).await?;
+    let cursors = ["before", "after"];
+    let next = page
+        .has_older
+        .then(|| {
+            page.messages
+                .first()
+                .map(|m| url.with(&cursors, &[("before", m.id.to_string())]))
+        })
+        .flatten();
+    let newest_shown = match (page.messages.last(), cursor) {
+        (Some(m), _) => Some(m.id),
+        (None, Cursor::Before(before)) => Some(before - 1),
+        (None, _) => None,
+    };
+    let previous = page
+        .has_newer
+        .then(|| newest_shown.map(|id| url.with(&cursors, &[("after", id.to_string())])))
+        .flatten();
+    Ok(Json(HistoryBody {
+        next,
+        previous,
+        results: page.messages,
+    }))
+}
+
+/// Post a message (members of the room). 201 with the message; 200 with the
+/// first message when the sender already used this `client_id`.
+#[utoipa::path(post, path = "/api/chat/rooms/{id}/messages/", tag = "messages", params(("id" = i64, Path)),
+    request_body = PostMessageBody, security(("jwt" = [])),
+    responses(
+        (status = 201, body = Message), (status = 200, description = "Duplicate client_id: the first message", body = Message),
+        (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+    ))]
+pub async fn post(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<Message>)> {
+    let input = || {
+        let mut fields = Fields::new(body);
+        let content = fields.text("content", Text::required(MESSAGE_CONTENT_MAX));
+        let message_type = fields.choice("message_type", false, MessageType::parse);
+        let reply_to = fields.nullable_integer("reply_to");
+        let client_id = fields.nullable_text("client_id", Text::optional(CLIENT_ID_MAX));
+        fields.finish()?;
+        Ok(NewMessageInput {
+            content: content.unwrap_or_default(),
+            message_type: message_type.unwrap_or(MessageType::Text),
+            reply_to,
+            client_id: client_id.filter(|c| !c.is_empty()),
+        })
+    };
+    let (message, posted) = messages::post(&state.store, &user, id, input).await?;
+    let status = match posted {
+        Posted::Created => StatusCode::CREATED,
+        Posted::Duplicate => StatusCode::OK,
+    };
+    Ok((status, Json(message)))
+}
+
+/// Mark this message and every earlier one of its room as read (members).
+#[utoipa::path(post, path = "/api/chat/messages/{id}/read/", tag = "messages", params(("id" = i64, Path)), security(("jwt" = [])),
+    responses((status = 200, body = ReadBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn read(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+) -> Result<Json<ReadBody>> {
+    messages::mark_read(&state.store, &user, id).await?;
+    Ok(Json(ReadBody {
+        detail: "Marked as read.",
+    }))
+}
+
+/// Soft-delete a message (its sender, or a room admin or moderator). Deleting again is a 404.
+#[utoipa::path(delete, path = "/api/chat/messages/{id}/delete/", tag = "messages", params(("id" = i64, Path)),
+    security(("jwt" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+) -> Result<StatusCode> {
+    messages::delete(&state.store, &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

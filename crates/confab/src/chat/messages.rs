@@ -1,0 +1,266 @@
+//! Message use cases: post, history, delete, read pointer; and [`present`],
+//! which turns rows into message objects with a fixed number of queries.
+
+use std::collections::HashMap;
+
+use sea_orm::ConnectionTrait;
+
+use super::notifications;
+use super::policy;
+use super::rooms::{facts, RoomFacts};
+use super::types::limits::REPLY_PREVIEW_CHARS;
+use super::types::{Message, MessageType, ReplyPreview, UserRef};
+use crate::auth::CurrentUser;
+use crate::error::{Error, Result};
+use crate::store::entities::messages;
+use crate::store::messages::{Cursor, NewMessage};
+use crate::store::{self, Store};
+
+/// A validated message to post.
+pub struct NewMessageInput {
+    pub content: String,
+    pub message_type: MessageType,
+    pub reply_to: Option<i64>,
+    pub client_id: Option<String>,
+}
+
+/// Whether a post stored a new message or found the one already sent with its `client_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Posted {
+    Created,
+    Duplicate,
+}
+
+/// Posts a message: authorize, validate (`input`, run only once the caller
+/// may post), then in one transaction under the room lock: take the next
+/// sequence number, insert, move the sender's read pointer, notify mentions
+/// and the replied-to author. Ids therefore increase in commit order within a
+/// room, and a retried `client_id` returns the first message.
+pub async fn post(
+    store: &Store,
+    user: &CurrentUser,
+    room_id: i64,
+    input: impl FnOnce() -> Result<NewMessageInput>,
+) -> Result<(Message, Posted)> {
+    let txn = store.begin().await?;
+    let facts = facts(&txn, room_id, user.id, true).await?;
+    policy::take_part(&facts.access)?;
+    let input = input()?;
+    if let Some(client_id) = &input.client_id {
+        if let Some(first) = store::messages::find_by_client_id(&txn, user.id, client_id).await? {
+            txn.commit().await?;
+            return Ok((present_one(store.reader(), user.id, first).await?, Posted::Duplicate));
+        }
+    }
+    let replied = match input.reply_to {
+        Some(id) => Some(
+            store::messages::find(&txn, id)
+                .await?
+                .filter(|m| m.room_id == room_id && !m.is_deleted)
+                .ok_or_else(|| Error::field("reply_to", format!("Invalid pk \"{id}\" - object does not exist.")))?,
+        ),
+        None => None,
+    };
+    let seq = facts.room.last_seq + 1;
+    let inserted = store::messages::insert(
+        &txn,
+        NewMessage {
+            room_id,
+            sender_id: user.id,
+            seq,
+            content: &input.content,
+            message_type: input.message_type.as_str(),
+            reply_to_id: replied.as_ref().map(|m| m.id),
+            client_id: input.client_id.as_deref(),
+        },
+    )
+    .await;
+    let message = match inserted {
+        Ok(message) => message,
+        // The same client_id sent at the same moment into another room: the
+        // unique index decided; answer with the message that won.
+        Err(e) if store::is_unique_violation(&e) && input.client_id.is_some() => {
+            drop(txn);
+            let client_id = input.client_id.as_deref().unwrap_or_default();
+            let first = store::messages::find_by_client_id(store.reader(), user.id, client_id)
+                .await?
+                .ok_or_else(|| Error::internal(e))?;
+            return Ok((present_one(store.reader(), user.id, first).await?, Posted::Duplicate));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    store::rooms::set_last_seq(&txn, room_id, seq).await?;
+    // Posting shows the sender has seen the room up to their own message.
+    store::members::advance_read_pointer(&txn, room_id, user.id, seq).await?;
+    notifications::for_new_message(&txn, &facts.room, user, &message, replied.as_ref()).await?;
+    txn.commit().await?;
+    Ok((present_one(store.reader(), user.id, message).await?, Posted::Created))
+}
+
+/// One page of history, oldest first, and whether older / newer live messages exist.
+pub struct HistoryPage {
+    pub messages: Vec<Message>,
+    pub has_older: bool,
+    pub has_newer: bool,
+}
+
+pub async fn history(
+    store: &Store,
+    user: &CurrentUser,
+    room_id: i64,
+    cursor: Cursor,
+    limit: u64,
+) -> Result<HistoryPage> {
+    let db = store.reader();
+    let facts = facts(db, room_id, user.id, false).await?;
+    policy::view_room(&facts.access)?;
+    // One extra row tells whether the page is the last one in its direction.
+    let mut rows = store::messages::page(db, room_id, cursor, limit + 1).await?;
+    let overflow = rows.len() as u64 > limit;
+    if overflow {
+        match cursor {
+            Cursor::After(_) => rows.truncate(limit as usize),
+            Cursor::Latest | Cursor::Before(_) => {
+                rows.remove(0);
+            }
+        }
+    }
+    let (has_older, has_newer) = match (cursor, rows.first(), rows.last()) {
+        (Cursor::Latest, _, _) => (overflow, false),
+        (Cursor::Before(id), _, _) => (
+            overflow,
+            store::messages::has_live_beyond(db, room_id, id - 1, false).await?,
+        ),
+        (Cursor::After(id), _, _) => (
+            store::messages::has_live_beyond(db, room_id, id + 1, true).await?,
+            overflow,
+        ),
+    };
+    let messages = present_in_room(db, user.id, &facts, rows).await?;
+    Ok(HistoryPage {
+        messages,
+        has_older,
+        has_newer,
+    })
+}
+
+/// Soft-deletes a message (sender, room admin or moderator). A deleted or
+/// invisible message is not found.
+pub async fn delete(store: &Store, user: &CurrentUser, message_id: i64) -> Result<Message> {
+    let txn = store.begin().await?;
+    let message = store::messages::find(&txn, message_id)
+        .await?
+        .filter(|m| !m.is_deleted)
+        .ok_or(Error::NotFound)?;
+    let facts = facts(&txn, message.room_id, user.id, true).await?;
+    policy::delete_message(&facts.access, message.sender_id == user.id)?;
+    store::messages::mark_deleted(&txn, message_id).await?;
+    txn.commit().await?;
+    let mut message = present_one(store.reader(), user.id, message).await?;
+    message.is_deleted = true;
+    Ok(message)
+}
+
+/// Marks `message_id` and everything before it in its room as read by the
+/// caller (a pointer that only moves forward). Returns the message.
+pub async fn mark_read(store: &Store, user: &CurrentUser, message_id: i64) -> Result<Message> {
+    let txn = store.begin().await?;
+    let message = store::messages::find(&txn, message_id)
+        .await?
+        .filter(|m| !m.is_deleted)
+        .ok_or(Error::NotFound)?;
+    let facts = facts(&txn, message.room_id, user.id, false).await?;
+    policy::take_part(&facts.access)?;
+    store::members::advance_read_pointer(&txn, message.room_id, user.id, message.seq).await?;
+    txn.commit().await?;
+    present_one(store.reader(), user.id, message).await
+}
+
+async fn present_one<C: ConnectionTrait>(db: &C, viewer_id: i64, message: messages::Model) -> Result<Message> {
+    let facts = facts(db, message.room_id, viewer_id, false).await?;
+    present_in_room(db, viewer_id, &facts, vec![message])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::internal(anyhow::anyhow!("message vanished while presenting it")))
+}
+
+/// Message objects for messages of one room: the room's read pointers are
+/// read once for the whole page.
+async fn present_in_room<C: ConnectionTrait>(
+    db: &C,
+    viewer_id: i64,
+    facts: &RoomFacts,
+    rows: Vec<messages::Model>,
+) -> Result<Vec<Message>> {
+    let pointers = store::members::read_pointers(db, facts.room.id).await?;
+    let read_counts = rows
+        .iter()
+        .map(|m| {
+            let readers = pointers
+                .iter()
+                .filter(|(user, seq)| *user != m.sender_id && *seq >= m.seq)
+                .count();
+            (m.id, readers as i64)
+        })
+        .collect();
+    let my_pointers = facts.membership.iter().map(|m| (m.room_id, m.last_read_seq)).collect();
+    present(db, viewer_id, rows, &my_pointers, &read_counts).await
+}
+
+/// Builds message objects: the senders, the replied-to messages and their
+/// senders are each fetched once for the whole list. `my_pointers` maps a
+/// room to the viewer's read pointer there, `read_counts` a message to its readers.
+pub(crate) async fn present<C: ConnectionTrait>(
+    db: &C,
+    viewer_id: i64,
+    rows: Vec<messages::Model>,
+    my_pointers: &HashMap<i64, i64>,
+    read_counts: &HashMap<i64, i64>,
+) -> Result<Vec<Message>> {
+    let reply_ids: Vec<i64> = rows.iter().filter_map(|m| m.reply_to_id).collect();
+    let replied: HashMap<i64, messages::Model> = store::messages::find_many(db, reply_ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let mut user_ids: Vec<i64> = rows
+        .iter()
+        .map(|m| m.sender_id)
+        .chain(replied.values().map(|m| m.sender_id))
+        .collect();
+    user_ids.sort_unstable();
+    user_ids.dedup();
+    let names: HashMap<i64, String> = store::users::names(db, user_ids).await?.into_iter().collect();
+    let user_ref = |id: i64| UserRef {
+        id,
+        username: names.get(&id).cloned().unwrap_or_default(),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|m| {
+            let reply_preview = m
+                .reply_to_id
+                .and_then(|id| replied.get(&id))
+                .filter(|r| !r.is_deleted)
+                .map(|r| ReplyPreview {
+                    id: r.id,
+                    sender: user_ref(r.sender_id),
+                    content: r.content.chars().take(REPLY_PREVIEW_CHARS).collect(),
+                });
+            Message {
+                id: m.id,
+                room: m.room_id,
+                sender: user_ref(m.sender_id),
+                is_read: m.sender_id == viewer_id || my_pointers.get(&m.room_id).is_some_and(|p| *p >= m.seq),
+                read_count: read_counts.get(&m.id).copied().unwrap_or(0),
+                reply_to: m.reply_to_id,
+                reply_preview,
+                content: m.content,
+                message_type: m.message_type,
+                is_deleted: m.is_deleted,
+                created_at: m.created_at,
+                client_id: m.client_id,
+            }
+        })
+        .collect())
+}
