@@ -56,17 +56,18 @@ pub struct ReadBody {
     detail: &'static str,
 }
 
-/// Reads `before`, `after` and `limit` as DRF would: each a valid integer or a 400 naming it.
+/// Reads `before`, `after` (ids, 0 allowed: `after=0` is "from the start")
+/// and `limit` (at least 1) as DRF would: each a valid integer or a 400 naming it.
 fn history_params(url: &RequestUrl) -> Result<(Cursor, u64)> {
     let mut errors = FieldErrors::new();
-    let mut integer = |name: &str| -> Option<i64> {
+    let mut integer = |name: &str, min: i64| -> Option<i64> {
         let raw = url.param(name)?;
         match raw.trim().parse::<i64>() {
-            Ok(value) if value >= 1 => Some(value),
+            Ok(value) if value >= min => Some(value),
             Ok(_) => {
                 errors.insert(
                     name.into(),
-                    vec!["Ensure this value is greater than or equal to 1.".into()],
+                    vec![format!("Ensure this value is greater than or equal to {min}.")],
                 );
                 None
             }
@@ -76,7 +77,7 @@ fn history_params(url: &RequestUrl) -> Result<(Cursor, u64)> {
             }
         }
     };
-    let (before, after, limit) = (integer("before"), integer("after"), integer("limit"));
+    let (before, after, limit) = (integer("before", 0), integer("after", 0), integer("limit", 1));
     if !errors.is_empty() {
         return Err(Error::Invalid(errors));
     }
@@ -109,26 +110,26 @@ pub async fn history(
     Path(id): Path<i64>,
     url: RequestUrl,
 ) -> Result<Json<HistoryBody>> {
-    let (cursor, limit) = history_params(&url)?;
-    let page = messages::history(&state.store, &user, id, cursor, limit).await?;
+    let page = messages::history(&state.store, &user, id, || history_params(&url)).await?;
+    // The links continue from the ends of this page; an empty page continues
+    // from its cursor (an empty `after=X` page: older means `before=X+1`).
     let cursors = ["before", "after"];
-    let next = page
-        .has_older
-        .then(|| {
-            page.messages
-                .first()
-                .map(|m| url.with(&cursors, &[("before", m.id.to_string())]))
-        })
-        .flatten();
-    let newest_shown = match (page.messages.last(), cursor) {
+    let oldest_bound = match (page.messages.first(), page.cursor) {
         (Some(m), _) => Some(m.id),
-        (None, Cursor::Before(before)) => Some(before - 1),
+        (None, Cursor::After(after)) => Some(after + 1),
         (None, _) => None,
     };
-    let previous = page
-        .has_newer
-        .then(|| newest_shown.map(|id| url.with(&cursors, &[("after", id.to_string())])))
-        .flatten();
+    let newest_bound = match (page.messages.last(), page.cursor) {
+        (Some(m), _) => Some(m.id),
+        (None, Cursor::Before(before)) => Some(before.saturating_sub(1).max(0)),
+        (None, _) => None,
+    };
+    let next = oldest_bound
+        .filter(|_| page.has_older)
+        .map(|id| url.with(&cursors, &[("before", id.to_string())]));
+    let previous = newest_bound
+        .filter(|_| page.has_newer)
+        .map(|id| url.with(&cursors, &[("after", id.to_string())]));
     Ok(Json(HistoryBody {
         next,
         previous,

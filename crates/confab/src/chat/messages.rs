@@ -99,21 +99,24 @@ pub async fn post(
 
 /// One page of history, oldest first, and whether older / newer live messages exist.
 pub struct HistoryPage {
+    pub cursor: Cursor,
     pub messages: Vec<Message>,
     pub has_older: bool,
     pub has_newer: bool,
 }
 
+/// A page of a room's history. `params` validates the cursor and limit once
+/// the caller is known to see the room.
 pub async fn history(
     store: &Store,
     user: &CurrentUser,
     room_id: i64,
-    cursor: Cursor,
-    limit: u64,
+    params: impl FnOnce() -> Result<(Cursor, u64)>,
 ) -> Result<HistoryPage> {
     let db = store.reader();
     let facts = facts(db, room_id, user.id, false).await?;
     policy::view_room(&facts.access)?;
+    let (cursor, limit) = params()?;
     // One extra row tells whether the page is the last one in its direction.
     let mut rows = store::messages::page(db, room_id, cursor, limit + 1).await?;
     let overflow = rows.len() as u64 > limit;
@@ -138,6 +141,7 @@ pub async fn history(
     };
     let messages = present_in_room(db, user.id, &facts, rows).await?;
     Ok(HistoryPage {
+        cursor,
         messages,
         has_older,
         has_newer,

@@ -6,6 +6,8 @@ mod auth;
 mod cli;
 mod helpers;
 mod members;
+mod messages;
+mod notifications;
 mod robustness;
 mod rooms;
 mod service;
