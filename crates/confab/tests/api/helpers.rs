@@ -1,6 +1,8 @@
 //! The test harness: [`spawn_app`] starts a server on `127.0.0.1:0` with a
-//! fresh SQLite database in a temporary directory; [`TestApp`] creates users
-//! and sends requests. Set `TEST_LOG=1` to see the server's logs.
+//! fresh database of its own: SQLite in a temporary directory by default, or
+//! a new PostgreSQL / MySQL database with `CONFAB_TEST_BACKEND=postgres|mysql`
+//! (see `tests/common/testdb.rs`). [`TestApp`] creates users and sends
+//! requests. Set `TEST_LOG=1` to see the server's logs.
 
 use std::net::SocketAddr;
 
@@ -12,6 +14,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use crate::testdb::{Backend, TestDatabase};
+
 pub const PASSWORD: &str = "correct-horse-battery";
 pub const JWT_SECRET: &str = "integration-test-secret-0123456789";
 
@@ -20,8 +24,12 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's own state, to create users the way the admin CLI does.
     pub state: AppState,
+    /// Which backend this run uses.
+    pub backend: Backend,
     _data_dir: tempfile::TempDir,
+    // Field order matters: the server stops before its database is dropped.
     _shutdown: oneshot::Sender<()>,
+    _database: TestDatabase,
 }
 
 #[derive(Clone, Debug)]
@@ -40,9 +48,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         confab::telemetry::init_tracing();
     }
     let data_dir = tempfile::tempdir().expect("temp dir");
+    let backend = Backend::from_env();
+    // The run asked for this backend explicitly: an unreachable server is a failure.
+    let database = TestDatabase::create(backend).await.unwrap_or_else(|e| panic!("{e}"));
     let mut config = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         data_dir: data_dir.path().to_path_buf(),
+        database_url: database.url.clone(),
         jwt_secret: Some(JWT_SECRET.into()),
         ..Config::default()
     };
@@ -58,8 +70,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         addr,
         client: reqwest::Client::new(),
         state,
+        backend,
         _data_dir: data_dir,
         _shutdown: tx,
+        _database: database,
     }
 }
 

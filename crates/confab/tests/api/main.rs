@@ -11,4 +11,6 @@ mod notifications;
 mod robustness;
 mod rooms;
 mod service;
+#[path = "../common/testdb.rs"]
+mod testdb;
 mod users;

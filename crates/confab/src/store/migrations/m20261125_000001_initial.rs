@@ -2,7 +2,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use super::{id, timestamp};
+use super::{create_table, id, timestamp};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -12,8 +12,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
-                Table::create()
-                    .table(Users::Table)
+                create_table(manager, Users::Table)
                     .col(id(Users::Id))
                     .col(ColumnDef::new(Users::Username).string_len(150).not_null())
                     .col(ColumnDef::new(Users::UsernameKey).string_len(150).not_null())
@@ -36,8 +35,7 @@ impl MigrationTrait for Migration {
 
         manager
             .create_table(
-                Table::create()
-                    .table(UserRoles::Table)
+                create_table(manager, UserRoles::Table)
                     .col(ColumnDef::new(UserRoles::UserId).big_integer().not_null())
                     .col(ColumnDef::new(UserRoles::Role).string_len(50).not_null())
                     .primary_key(Index::create().col(UserRoles::UserId).col(UserRoles::Role))
@@ -54,8 +52,7 @@ impl MigrationTrait for Migration {
 
         manager
             .create_table(
-                Table::create()
-                    .table(Rooms::Table)
+                create_table(manager, Rooms::Table)
                     .col(id(Rooms::Id))
                     .col(ColumnDef::new(Rooms::Name).string_len(100).not_null())
                     // Lower-cased by the application (full Unicode, unlike SQLite's
@@ -95,8 +92,7 @@ impl MigrationTrait for Migration {
 
         manager
             .create_table(
-                Table::create()
-                    .table(RoomMembers::Table)
+                create_table(manager, RoomMembers::Table)
                     .col(id(RoomMembers::Id))
                     .col(ColumnDef::new(RoomMembers::RoomId).big_integer().not_null())
                     .col(ColumnDef::new(RoomMembers::UserId).big_integer().not_null())
@@ -145,8 +141,7 @@ impl MigrationTrait for Migration {
 
         manager
             .create_table(
-                Table::create()
-                    .table(Notifications::Table)
+                create_table(manager, Notifications::Table)
                     .col(id(Notifications::Id))
                     .col(ColumnDef::new(Notifications::UserId).big_integer().not_null())
                     .col(

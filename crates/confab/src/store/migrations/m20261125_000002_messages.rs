@@ -7,7 +7,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use super::{id, timestamp};
+use super::{create_table, id, timestamp};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -38,8 +38,7 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_table(
-                Table::create()
-                    .table(Messages::Table)
+                create_table(manager, Messages::Table)
                     .col(id(Messages::Id))
                     .col(ColumnDef::new(Messages::RoomId).big_integer().not_null())
                     .col(ColumnDef::new(Messages::SenderId).big_integer().not_null())

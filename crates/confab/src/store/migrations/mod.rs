@@ -33,6 +33,19 @@ pub(crate) fn timestamp(manager: &SchemaManager, column: impl IntoIden) -> Colum
     def
 }
 
+/// `CREATE TABLE`, with MySQL/MariaDB options where the backend is MySQL:
+/// InnoDB, `utf8mb4` (all of Unicode, emoji included, whatever the server's
+/// default) and the binary collation, so text compares exactly as on
+/// PostgreSQL and SQLite (case folding is done by the application).
+pub(crate) fn create_table(manager: &SchemaManager, table: impl IntoIden + 'static) -> TableCreateStatement {
+    let mut create = Table::create();
+    create.table(table);
+    if manager.get_database_backend() == sea_orm::DatabaseBackend::MySql {
+        create.engine("InnoDB").character_set("utf8mb4").collate("utf8mb4_bin");
+    }
+    create
+}
+
 /// A 64-bit auto-increment primary key.
 pub(crate) fn id(column: impl IntoIden) -> ColumnDef {
     let mut def = ColumnDef::new(column);
