@@ -14,7 +14,15 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Environment variables that start with `CONFAB_` but are not config keys.
-const NON_CONFIG_ENV: &[&str] = &["CONFIG", "LOG", "LOG_FORMAT", "REQUIRE_SERVICES", "TEST_LOG"];
+const NON_CONFIG_ENV: &[&str] = &[
+    "CONFIG",
+    "LOG",
+    "LOG_FORMAT",
+    "REQUIRE_SERVICES",
+    "TEST_BACKEND",
+    "TEST_POSTGRES_URL",
+    "TEST_MYSQL_URL",
+];
 
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

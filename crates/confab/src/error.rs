@@ -156,11 +156,23 @@ impl IntoResponse for Error {
 }
 
 impl From<sea_orm::DbErr> for Error {
+    /// A database that cannot be reached is a 503 the client may retry; any
+    /// other database error is a bug or a broken invariant: a logged 500.
     fn from(error: sea_orm::DbErr) -> Self {
-        use sea_orm::DbErr;
-        match &error {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Error::Unavailable(error.to_string()),
-            _ => Error::Internal(error.into()),
+        use sea_orm::sqlx::Error as SqlxError;
+        use sea_orm::{DbErr, RuntimeErr};
+        let unreachable = match &error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => matches!(
+                e,
+                SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::WorkerCrashed
+            ),
+            _ => false,
+        };
+        if unreachable {
+            Error::Unavailable(error.to_string())
+        } else {
+            Error::Internal(error.into())
         }
     }
 }

@@ -157,3 +157,27 @@ fn bad_database_urls_are_errors_not_panics() {
         "{stderr}"
     );
 }
+
+#[test]
+fn unreachable_databases_are_errors_not_panics() {
+    let cli = Cli::new();
+    for url in [
+        "postgres://postgres@127.0.0.1:1/confab",
+        "mysql://root@127.0.0.1:1/confab",
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_confab"))
+            .arg("migrate")
+            .current_dir(cli.dir.path())
+            .env_clear()
+            .env("CONFAB_DATABASE_URL", url)
+            .env("CONFAB_DB_ACQUIRE_TIMEOUT", "2")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("cannot connect") && !stderr.contains("panicked"),
+            "{url}: {stderr}"
+        );
+    }
+}

@@ -1,0 +1,250 @@
+//! PostgreSQL and MySQL/MariaDB, checked on every `cargo test`: the
+//! server runs on a fresh database of each, Unicode round-trips, usernames
+//! collide regardless of case, and `/readyz` follows the database going away
+//! and coming back. A backend whose server is not reachable is skipped with a
+//! message, unless `CONFAB_REQUIRE_SERVICES=1` (CI), which makes it a failure.
+//!
+//! The whole black-box suite runs on each backend with
+//! `CONFAB_TEST_BACKEND=postgres|mysql cargo test --test api` (see `.ci/run`).
+
+#[path = "common/testdb.rs"]
+mod testdb;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use confab::app::Server;
+use confab::auth::accounts;
+use confab::auth::jwt::TokenType;
+use confab::config::Config;
+use serde_json::{json, Value};
+use testdb::{services_required, Backend, TestDatabase};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A fresh database on `backend`, or `None` (after saying so) when its server is down.
+async fn database(backend: Backend) -> Option<TestDatabase> {
+    match TestDatabase::create(backend).await {
+        Ok(db) => Some(db),
+        Err(reason) if !services_required() => {
+            eprintln!(
+                "skipping the {} checks: {reason} (set CONFAB_REQUIRE_SERVICES=1 to fail instead)",
+                backend.name()
+            );
+            None
+        }
+        Err(reason) => panic!(
+            "{} is required (CONFAB_REQUIRE_SERVICES=1) but unusable: {reason}",
+            backend.name()
+        ),
+    }
+}
+
+struct Running {
+    addr: SocketAddr,
+    state: confab::app::AppState,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn serve(database_url: &str, dir: &tempfile::TempDir) -> Running {
+    let config = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        database_url: Some(database_url.to_owned()),
+        jwt_secret: Some("backend-test-secret-0123456789".into()),
+        db_acquire_timeout: 1,
+        ..Config::default()
+    };
+    let server = Server::build(config).await.expect("server starts");
+    let (addr, state) = (server.local_addr(), server.state().clone());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server.run_until(async {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        state,
+        _stop: stop,
+    }
+}
+
+async fn unicode_and_collation(backend: Backend) {
+    let Some(db) = database(backend).await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let app = serve(db.url.as_deref().unwrap(), &dir).await;
+    let store = &app.state.store;
+    let zoe = accounts::create_user(store, "Zoë", "long enough password", true)
+        .await
+        .unwrap();
+    let clash = accounts::create_user(store, "ZOË", "long enough password", true).await;
+    assert!(clash.is_err(), "usernames differ only by case on {}", backend.name());
+    let token = app.state.jwt.issue(zoe.id, TokenType::Access);
+    let client = reqwest::Client::new();
+    let url = |path: &str| format!("http://{}{path}", app.addr);
+
+    let name = "Café 😀 𝄞 中文 – ñ";
+    let room: Value = client
+        .post(url("/api/chat/rooms/"))
+        .bearer_auth(&token)
+        .json(&json!({"name": name, "description": "emoji 🚀 and astral 𝒳"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(room["name"], name, "{room}");
+    let content = "héllo 👋🏽 family 👨‍👩‍👧 math 𝔸 cjk 漢字 rtl עברית";
+    let path = format!("/api/chat/rooms/{}/messages/", room["id"]);
+    let sent = client
+        .post(url(&path))
+        .bearer_auth(&token)
+        .json(&json!({"content": content}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 201);
+    let history: Value = client
+        .get(url(&path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["results"][0]["content"], content);
+    // Search folds case beyond ASCII the same way on every backend.
+    let found: Value = client
+        .get(url("/api/chat/rooms/?search=CAFÉ"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["count"], 1, "{found}");
+}
+
+#[tokio::test]
+async fn postgres_round_trips_unicode_and_folds_usernames() {
+    unicode_and_collation(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_round_trips_unicode_and_folds_usernames() {
+    unicode_and_collation(Backend::MySql).await;
+}
+
+/// A TCP relay between the server and its database that can be cut and
+/// restored, to play a database outage.
+struct Relay {
+    addr: SocketAddr,
+    up: Arc<AtomicBool>,
+    links: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let links: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let (up2, links2) = (up.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused
+                }
+                let link = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                links2.lock().unwrap().push(link);
+            }
+        });
+        Self { addr, up, links }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for link in self.links.lock().unwrap().drain(..) {
+            link.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn ready_status(client: &reqwest::Client, addr: SocketAddr) -> u16 {
+    client
+        .get(format!("http://{addr}/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn wait_for_ready(client: &reqwest::Client, addr: SocketAddr, expected: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = ready_status(client, addr).await;
+        if status == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/readyz stayed {status}, expected {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn readiness_follows_an_outage(backend: Backend) {
+    let Some(db) = database(backend).await else { return };
+    let mut url = url::Url::parse(db.url.as_deref().unwrap()).unwrap();
+    let upstream: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
+        .parse()
+        .unwrap();
+    let relay = Relay::start(upstream).await;
+    url.set_port(Some(relay.addr.port())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = serve(url.as_str(), &dir).await;
+    let client = reqwest::Client::new();
+    assert_eq!(ready_status(&client, app.addr).await, 200);
+
+    relay.cut();
+    wait_for_ready(&client, app.addr, 503).await;
+    // Requests that need the database fail cleanly meanwhile: a JSON 503, no hang, no panic.
+    let response = client
+        .post(format!("http://{}/api/token/", app.addr))
+        .json(&json!({"username": "x", "password": "y"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["detail"].is_string(), "{body}");
+    assert_eq!(ready_status(&client, app.addr).await, 503);
+
+    relay.restore();
+    wait_for_ready(&client, app.addr, 200).await;
+}
+
+#[tokio::test]
+async fn postgres_outage_makes_readyz_503_until_it_returns() {
+    readiness_follows_an_outage(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_outage_makes_readyz_503_until_it_returns() {
+    readiness_follows_an_outage(Backend::MySql).await;
+}
