@@ -24,8 +24,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// The server's own state, to create users the way the admin CLI does.
     pub state: AppState,
-    /// Which backend this run uses.
-    pub backend: Backend,
     _data_dir: tempfile::TempDir,
     // Field order matters: the server stops before its database is dropped.
     _shutdown: oneshot::Sender<()>,
