@@ -68,7 +68,6 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         addr,
         client: reqwest::Client::new(),
         state,
-        backend,
         _data_dir: data_dir,
         _shutdown: tx,
         _database: database,
