@@ -92,7 +92,11 @@ impl Store {
         match backend {
             Backend::Sqlite => Self::connect_sqlite(url, pool).await,
             Backend::MySql | Backend::Postgres => {
-                let mut options = ConnectOptions::new(url.to_owned());
+                // sqlx knows MariaDB as `mysql://`.
+                let url = url
+                    .strip_prefix("mariadb://")
+                    .map_or_else(|| url.to_owned(), |rest| format!("mysql://{rest}"));
+                let mut options = ConnectOptions::new(url);
                 options
                     .max_connections(pool.max_connections)
                     .min_connections(1)
