@@ -248,3 +248,93 @@ async fn postgres_outage_makes_readyz_503_until_it_returns() {
 async fn mysql_outage_makes_readyz_503_until_it_returns() {
     readiness_follows_an_outage(Backend::MySql).await;
 }
+
+/// Two nodes on one database, many writers into one room: every message gets
+/// the next sequence number, and ids follow sequence (that is, commit) order.
+async fn two_nodes_keep_one_order(backend: Backend) {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    const WRITERS: usize = 6;
+    const POSTS: usize = 20;
+    let Some(db) = database(backend).await else { return };
+    let url = db.url.clone().unwrap();
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let node_a = serve(&url, &dir_a).await;
+    let node_b = serve(&url, &dir_b).await;
+    let client = reqwest::Client::new();
+    let mut tokens = Vec::new();
+    for i in 0..WRITERS {
+        let user = accounts::create_user(&node_a.state.store, &format!("writer{i}"), "long enough password", true)
+            .await
+            .unwrap();
+        tokens.push(node_a.state.jwt.issue(user.id, TokenType::Access));
+    }
+    let room: Value = client
+        .post(format!("http://{}/api/chat/rooms/", node_a.addr))
+        .bearer_auth(&tokens[0])
+        .json(&json!({"name": "busy"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room_id = room["id"].as_i64().unwrap();
+    for token in &tokens[1..] {
+        let joined = client
+            .post(format!("http://{}/api/chat/rooms/{room_id}/join/", node_b.addr))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(joined.status(), 200);
+    }
+    let posts = tokens
+        .iter()
+        .enumerate()
+        .flat_map(|(w, token)| (0..POSTS).map(move |n| (w, n, token)));
+    let answers = futures::future::join_all(posts.map(|(w, n, token)| {
+        // Writers alternate between the nodes.
+        let node = if (w + n) % 2 == 0 { node_a.addr } else { node_b.addr };
+        let client = client.clone();
+        async move {
+            client
+                .post(format!("http://{node}/api/chat/rooms/{room_id}/messages/"))
+                .bearer_auth(token)
+                .json(&json!({"content": format!("w{w} #{n}")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    }))
+    .await;
+    assert!(answers.iter().all(|s| *s == 201), "{answers:?}");
+
+    use confab::store::entities::messages;
+    let rows = messages::Entity::find()
+        .filter(messages::Column::RoomId.eq(room_id))
+        .order_by_asc(messages::Column::Seq)
+        .all(node_a.state.store.reader())
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), WRITERS * POSTS);
+    for (i, pair) in rows.windows(2).enumerate() {
+        assert_eq!(pair[0].seq, i as i64 + 1, "sequence numbers have no gap");
+        assert!(
+            pair[0].id < pair[1].id,
+            "ids follow commit order: {:?} then {:?}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+#[tokio::test]
+async fn postgres_two_nodes_keep_one_order_per_room() {
+    two_nodes_keep_one_order(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_two_nodes_keep_one_order_per_room() {
+    two_nodes_keep_one_order(Backend::MySql).await;
+}
