@@ -24,6 +24,8 @@ use crate::api::{self, ApiDoc};
 use crate::auth::jwt::JwtKeys;
 use crate::config::Config;
 use crate::error::Error;
+use crate::realtime::hub::Hub;
+use crate::realtime::rate::MessageRateLimiter;
 use crate::store::{PoolOptions, Store};
 use crate::telemetry;
 
@@ -38,6 +40,12 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// The process-wide Prometheus recorder's handle, for `/metrics`.
     pub metrics: PrometheusHandle,
+    /// Socket fan-out of this node.
+    pub hub: Hub,
+    /// Per-user budget of socket messages.
+    pub rate_limiter: Arc<MessageRateLimiter>,
+    /// Flips to `true` when the server shuts down; sockets then close with 1001.
+    pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl AppState {
@@ -53,11 +61,17 @@ impl AppState {
         store.migrate().await?;
         let secret = config.resolve_jwt_secret()?;
         let jwt = JwtKeys::new(&secret, config.access_lifetime(), config.refresh_lifetime());
+        let hub = Hub::new(config.ws_queue_capacity);
+        let rate_limiter = Arc::new(MessageRateLimiter::new(config.ws_message_rate, config.ws_message_burst));
+        let (shutdown, _) = tokio::sync::watch::channel(false);
         Ok(Self {
             config: Arc::new(config),
             store,
             jwt: Arc::new(jwt),
             metrics: telemetry::metrics_handle(),
+            hub,
+            rate_limiter,
+            shutdown: Arc::new(shutdown),
         })
     }
 }
@@ -175,10 +189,26 @@ impl Server {
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let store = self.state.store.clone();
+        let sockets = self.state.shutdown.clone();
+        let limiter = self.state.rate_limiter.clone();
+        // Idle users' rate buckets are forgotten now and then.
+        let sweeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limiter.shrink();
+            }
+        });
+        let shutdown = async move {
+            shutdown.await;
+            // Sockets are not requests: tell their sessions to close (1001).
+            let _ = sockets.send(true);
+        };
         let app = tower::util::MapRequestLayer::new(strip_trailing_slash).layer(router(self.state));
         axum::serve(self.listener, axum::ServiceExt::<Request>::into_make_service(app))
             .with_graceful_shutdown(shutdown)
             .await?;
+        sweeper.abort();
         store.close().await;
         Ok(())
     }

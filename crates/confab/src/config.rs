@@ -53,6 +53,16 @@ pub struct Config {
     pub db_max_connections: u32,
     /// Seconds to wait for a free database connection before failing the request.
     pub db_acquire_timeout: u64,
+    /// Frames queued per socket; a socket that falls this far behind is closed (1013).
+    pub ws_queue_capacity: usize,
+    /// Seconds between server pings; a socket silent for two intervals is closed.
+    pub ws_ping_interval: u64,
+    /// Most messages a resuming socket is sent (`?after=`); beyond it, `resync_required`.
+    pub ws_resume_max: u64,
+    /// Messages per second a user may send over sockets (sustained)...
+    pub ws_message_rate: u32,
+    /// ...and in a burst; beyond it they get an `error` frame `rate_limited`.
+    pub ws_message_burst: u32,
 }
 
 impl Default for Config {
@@ -70,6 +80,11 @@ impl Default for Config {
             max_body_bytes: 256 * 1024,
             db_max_connections: 16,
             db_acquire_timeout: 5,
+            ws_queue_capacity: 1024,
+            ws_ping_interval: 20,
+            ws_resume_max: 500,
+            ws_message_rate: 10,
+            ws_message_burst: 30,
         }
     }
 }
@@ -90,6 +105,11 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("db_max_connections", &self.db_max_connections)
             .field("db_acquire_timeout", &self.db_acquire_timeout)
+            .field("ws_queue_capacity", &self.ws_queue_capacity)
+            .field("ws_ping_interval", &self.ws_ping_interval)
+            .field("ws_resume_max", &self.ws_resume_max)
+            .field("ws_message_rate", &self.ws_message_rate)
+            .field("ws_message_burst", &self.ws_message_burst)
             .finish()
     }
 }
@@ -194,6 +214,12 @@ impl Config {
         );
         anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
         anyhow::ensure!(self.db_max_connections >= 1, "db_max_connections must be at least 1");
+        anyhow::ensure!(self.ws_queue_capacity >= 1, "ws_queue_capacity must be at least 1");
+        anyhow::ensure!(self.ws_ping_interval >= 1, "ws_ping_interval must be at least 1 second");
+        anyhow::ensure!(
+            self.ws_message_rate >= 1 && self.ws_message_burst >= 1,
+            "ws message rate and burst must be at least 1"
+        );
         if let Some(secret) = &self.jwt_secret {
             anyhow::ensure!(secret.len() >= 16, "jwt_secret must be at least 16 bytes long");
         }

@@ -14,6 +14,7 @@
 //!   the one place that decides who may do what.
 //! - [`store`]: the database (SQLite, MySQL/MariaDB, PostgreSQL by URL) with
 //!   versioned migrations; one code path for every backend.
+//! - [`realtime`]: WebSocket sessions and the hub that fans events out to them.
 //! - [`error`]: the one error type, rendered in DRF's JSON shapes.
 //! - [`telemetry`]: tracing, request ids and Prometheus metrics.
 //! - [`cli`]: the admin commands (`confab user ...`, `confab token ...`), which use
@@ -26,5 +27,6 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod realtime;
 pub mod store;
 pub mod telemetry;

@@ -10,8 +10,11 @@ use super::policy;
 use super::rooms::{facts, RoomFacts};
 use super::types::limits::REPLY_PREVIEW_CHARS;
 use super::types::{Message, MessageType, ReplyPreview, UserRef};
+use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
+use crate::realtime::event::ServerEvent;
+use crate::realtime::hub::Hub;
 use crate::store::entities::messages;
 use crate::store::messages::{Cursor, NewMessage};
 use crate::store::{self, Store};
@@ -36,12 +39,31 @@ pub enum Posted {
 /// sequence number, insert, move the sender's read pointer, notify mentions
 /// and the replied-to author. Ids therefore increase in commit order within a
 /// room, and a retried `client_id` returns the first message.
+/// [`post`] on its own task: once started it runs to the end (commit and
+/// publish) even if the caller goes away, so no committed message is left
+/// unpublished.
+pub async fn post_detached(
+    state: &AppState,
+    user: &CurrentUser,
+    room_id: i64,
+    input: impl FnOnce() -> Result<NewMessageInput> + Send + 'static,
+) -> Result<(Message, Posted)> {
+    let (store, hub, user) = (state.store.clone(), state.hub.clone(), user.clone());
+    tokio::spawn(async move { post(&store, &hub, &user, room_id, input).await })
+        .await
+        .map_err(Error::internal)?
+}
+
 pub async fn post(
     store: &Store,
+    hub: &Hub,
     user: &CurrentUser,
     room_id: i64,
     input: impl FnOnce() -> Result<NewMessageInput>,
 ) -> Result<(Message, Posted)> {
+    // Held until the message is published: this node publishes a room's
+    // messages in the order they commit.
+    let _append = hub.append_lock(room_id).await;
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, user.id, true).await?;
     policy::take_part(&facts.access)?;
@@ -94,7 +116,21 @@ pub async fn post(
     store::members::advance_read_pointer(&txn, room_id, user.id, seq).await?;
     notifications::for_new_message(&txn, &facts.room, user, &message, replied.as_ref()).await?;
     txn.commit().await?;
-    Ok((present_one(store.reader(), user.id, message).await?, Posted::Created))
+    let message = present_one(store.reader(), user.id, message).await?;
+    // Fresh, a message has been read by its sender only (see `ServerEvent::ChatMessage`).
+    let broadcast = Message {
+        is_read: false,
+        read_count: 0,
+        ..message.clone()
+    };
+    hub.publish(
+        room_id,
+        &ServerEvent::ChatMessage {
+            message: Box::new(broadcast),
+        }
+        .encode(Some(room_id)),
+    );
+    Ok((message, Posted::Created))
 }
 
 /// One page of history, oldest first, and whether older / newer live messages exist.
@@ -150,7 +186,7 @@ pub async fn history(
 
 /// Soft-deletes a message (sender, room admin or moderator). A deleted or
 /// invisible message is not found.
-pub async fn delete(store: &Store, user: &CurrentUser, message_id: i64) -> Result<Message> {
+pub async fn delete(store: &Store, hub: &Hub, user: &CurrentUser, message_id: i64) -> Result<Message> {
     let txn = store.begin().await?;
     let message = store::messages::find(&txn, message_id)
         .await?
@@ -160,6 +196,11 @@ pub async fn delete(store: &Store, user: &CurrentUser, message_id: i64) -> Resul
     policy::delete_message(&facts.access, message.sender_id == user.id)?;
     store::messages::mark_deleted(&txn, message_id).await?;
     txn.commit().await?;
+    let room_id = message.room_id;
+    hub.publish(
+        room_id,
+        &ServerEvent::MessageDeleted { message_id }.encode(Some(room_id)),
+    );
     let mut message = present_one(store.reader(), user.id, message).await?;
     message.is_deleted = true;
     Ok(message)
@@ -167,7 +208,7 @@ pub async fn delete(store: &Store, user: &CurrentUser, message_id: i64) -> Resul
 
 /// Marks `message_id` and everything before it in its room as read by the
 /// caller (a pointer that only moves forward). Returns the message.
-pub async fn mark_read(store: &Store, user: &CurrentUser, message_id: i64) -> Result<Message> {
+pub async fn mark_read(store: &Store, hub: &Hub, user: &CurrentUser, message_id: i64) -> Result<Message> {
     let txn = store.begin().await?;
     let message = store::messages::find(&txn, message_id)
         .await?
@@ -175,8 +216,15 @@ pub async fn mark_read(store: &Store, user: &CurrentUser, message_id: i64) -> Re
         .ok_or(Error::NotFound)?;
     let facts = facts(&txn, message.room_id, user.id, false).await?;
     policy::take_part(&facts.access)?;
-    store::members::advance_read_pointer(&txn, message.room_id, user.id, message.seq).await?;
+    let moved = store::members::advance_read_pointer(&txn, message.room_id, user.id, message.seq).await?;
     txn.commit().await?;
+    if moved {
+        let event = ServerEvent::MessageRead {
+            message_id,
+            user: user.as_ref(),
+        };
+        hub.publish(message.room_id, &event.encode(Some(message.room_id)));
+    }
     present_one(store.reader(), user.id, message).await
 }
 

@@ -1,0 +1,329 @@
+//! `/ws/chat/{room_id}/`: one room socket, as a session task in the shape of
+//! mini-redis' connection handler: authenticate, subscribe, replay, then
+//! `select!` between the hub's frames, the client's frames, the ping timer
+//! and shutdown.
+//!
+//! Refusals complete the handshake and then close with 4001 (not
+//! authenticated), 4003 (not a developer, or not a member of a public room)
+//! or 4004 (no such active room, or one the caller may not see); nothing about
+//! the room is sent first.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde_json::Value;
+
+use super::event::{Frame, ServerEvent};
+use super::hub::Subscription;
+use crate::api::input::Path;
+use crate::app::AppState;
+use crate::auth::extract::{bearer_token, user_for_token};
+use crate::auth::CurrentUser;
+use crate::chat::messages;
+use crate::chat::{policy, rooms};
+use crate::error::Error;
+use crate::store::messages::Cursor;
+
+/// Frames larger than this close the socket with 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Close codes of the contract.
+mod close {
+    pub const NOT_AUTHENTICATED: u16 = 4001;
+    pub const FORBIDDEN: u16 = 4003;
+    pub const NOT_FOUND: u16 = 4004;
+    pub const GOING_AWAY: u16 = 1001;
+    pub const TOO_BIG: u16 = 1009;
+    pub const POLICY: u16 = 1008;
+}
+
+/// What the handshake carried: the token (query or header) and the resume point.
+struct Handshake {
+    token: Option<String>,
+    after: Option<i64>,
+}
+
+fn handshake(query: Option<&str>, headers: &HeaderMap) -> Handshake {
+    let mut token = None;
+    let mut after = None;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        match key.as_ref() {
+            "token" => token = Some(value.into_owned()),
+            "after" => after = value.parse().ok(),
+            _ => {}
+        }
+    }
+    let token = token.or_else(|| bearer_token(headers).ok().flatten().map(str::to_owned));
+    Handshake { token, after }
+}
+
+pub async fn room_socket(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    Path(room_id): Path<i64>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let handshake = handshake(query.as_deref(), &headers);
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| async move {
+            metrics::gauge!("ws_open_sockets").increment(1.0);
+            run(socket, state, room_id, handshake).await;
+            metrics::gauge!("ws_open_sockets").decrement(1.0);
+        })
+}
+
+async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+}
+
+/// Who may connect, as the policy decides it: the same rule as posting.
+async fn admit(state: &AppState, room_id: i64, token: Option<&str>) -> Result<CurrentUser, (u16, &'static str)> {
+    let token = token.ok_or((close::NOT_AUTHENTICATED, "not authenticated"))?;
+    let user = user_for_token(state, token)
+        .await
+        .map_err(|_| (close::NOT_AUTHENTICATED, "not authenticated"))?;
+    if !user.is_developer() {
+        return Err((close::FORBIDDEN, "not a developer"));
+    }
+    let facts = rooms::facts(state.store.reader(), room_id, user.id, false).await;
+    match facts.map(|f| policy::take_part(&f.access)) {
+        Ok(Ok(())) => Ok(user),
+        Ok(Err(Error::Forbidden(_))) => Err((close::FORBIDDEN, "not a member")),
+        _ => Err((close::NOT_FOUND, "no such room")),
+    }
+}
+
+async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Handshake) {
+    let user = match admit(&state, room_id, handshake.token.as_deref()).await {
+        Ok(user) => user,
+        Err((code, reason)) => return close_with(socket, code, reason).await,
+    };
+    let span = tracing::info_span!("socket", room_id, user_id = user.id);
+    let _enter = span.enter();
+    // Subscribe before reading the room and the replay: whatever commits after
+    // this point reaches the queue, whatever committed before is in the replay;
+    // the overlap is dropped by message id below.
+    let mut subscription = state.hub.subscribe(room_id, user.as_ref());
+    let Ok(room) = rooms::get(&state.store, &user, room_id).await else {
+        return close_with(socket, close::NOT_FOUND, "no such room").await;
+    };
+    let established = ServerEvent::ConnectionEstablished {
+        room: Box::new(room),
+        user: user.as_ref(),
+        online: subscription.online.clone(),
+    };
+    if send(&mut socket, &established.encode(Some(room_id))).await.is_err() {
+        return;
+    }
+    let mut replayed_up_to = 0;
+    if let Some(after) = handshake.after {
+        match replay(&state, &user, room_id, after, &mut socket).await {
+            Ok(last) => replayed_up_to = last,
+            Err(()) => return,
+        }
+    }
+    session(socket, state, user, room_id, &mut subscription, replayed_up_to).await;
+}
+
+/// Sends every live message after `after`, oldest first, or `resync_required`
+/// when there are more than the configured maximum. Returns the last id sent.
+async fn replay(
+    state: &AppState,
+    user: &CurrentUser,
+    room_id: i64,
+    after: i64,
+    socket: &mut WebSocket,
+) -> Result<i64, ()> {
+    let max = state.config.ws_resume_max;
+    let page = messages::history(&state.store, user, room_id, || Ok((Cursor::After(after), max + 1)))
+        .await
+        .map_err(|_| ())?;
+    metrics::counter!("ws_resumes_total").increment(1);
+    if page.messages.len() as u64 > max {
+        metrics::counter!("ws_resyncs_total").increment(1);
+        send(socket, &ServerEvent::ResyncRequired.encode(Some(room_id)))
+            .await
+            .map_err(|_| ())?;
+        // The client refetches over REST; live frames continue from here.
+        return Ok(page.messages.last().map_or(after, |m| m.id));
+    }
+    let mut last = after;
+    for message in page.messages {
+        last = message.id;
+        let frame = ServerEvent::ChatMessage {
+            message: Box::new(message),
+        }
+        .encode(Some(room_id));
+        send(socket, &frame).await.map_err(|_| ())?;
+    }
+    Ok(last)
+}
+
+async fn send(socket: &mut WebSocket, frame: &Frame) -> Result<(), axum::Error> {
+    socket.send(WsMessage::Text(frame.text.clone())).await
+}
+
+async fn session(
+    mut socket: WebSocket,
+    state: AppState,
+    user: CurrentUser,
+    room_id: i64,
+    subscription: &mut Subscription,
+    replayed_up_to: i64,
+) {
+    let ping_every = Duration::from_secs(state.config.ws_ping_interval);
+    let mut ping = tokio::time::interval(ping_every);
+    ping.tick().await;
+    let mut last_heard = Instant::now();
+    let mut shutdown = state.shutdown.subscribe();
+    loop {
+        tokio::select! {
+            frame = subscription.rx.recv() => match frame {
+                Some(frame) => {
+                    if frame.message_id.is_some_and(|id| id <= replayed_up_to) {
+                        continue; // already sent by the replay
+                    }
+                    if send(&mut socket, &frame).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let reason = subscription.close_reason();
+                    let (code, text) = reason.map_or((close::GOING_AWAY, "closed"), |r| (r.code(), r.text()));
+                    return close_with(socket, code, text).await;
+                }
+            },
+            incoming = socket.recv() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(WsMessage::Text(text))) => {
+                        metrics::counter!("ws_frames_in_total").increment(1);
+                        if let Some(reply) = handle_client_frame(&state, &user, room_id, text.as_str()).await {
+                            if send(&mut socket, &reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    Some(Ok(WsMessage::Binary(_))) => {
+                        let reply = error_frame("invalid_json", "Frames must be JSON text.");
+                        if send(&mut socket, &reply).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
+                    Some(Ok(WsMessage::Close(_))) | None => return,
+                    Some(Err(error)) => {
+                        // tungstenite refuses frames over the limit with a capacity error.
+                        let too_big = error.to_string().to_ascii_lowercase().contains("too long")
+                            || error.to_string().to_ascii_lowercase().contains("capacity");
+                        let (code, text) = if too_big { (close::TOO_BIG, "frame too large") } else { (close::POLICY, "protocol error") };
+                        return close_with(socket, code, text).await;
+                    }
+                }
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > ping_every * 2 {
+                    tracing::debug!("socket stopped answering: closing");
+                    return close_with(socket, close::GOING_AWAY, "ping timeout").await;
+                }
+                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            },
+            _ = shutdown.changed() => {
+                return close_with(socket, close::GOING_AWAY, "server shutting down").await;
+            },
+        }
+    }
+}
+
+fn error_frame(code: &'static str, detail: impl Into<String>) -> Frame {
+    ServerEvent::Error {
+        code,
+        detail: detail.into(),
+    }
+    .encode(None)
+}
+
+/// A domain error as an `error` frame (the socket stays open).
+fn error_to_frame(error: &Error) -> Frame {
+    match error {
+        Error::Invalid(fields) => error_frame("invalid_field", serde_json::to_string(fields).unwrap_or_default()),
+        Error::RateLimited { .. } => error_frame("rate_limited", "Too many messages: slow down."),
+        Error::Forbidden(detail) => error_frame("forbidden", detail.clone()),
+        Error::NotFound => error_frame("not_found", "Not found."),
+        other => error_frame(
+            "server_error",
+            other.body()["detail"].as_str().unwrap_or("error").to_owned(),
+        ),
+    }
+}
+
+/// Handles one client frame; returns the frame to answer with, if any (the
+/// effects of a message or a read reach every socket through the hub).
+async fn handle_client_frame(state: &AppState, user: &CurrentUser, room_id: i64, text: &str) -> Option<Frame> {
+    let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) else {
+        return Some(error_frame("invalid_json", "Frames must be JSON objects."));
+    };
+    let kind = map
+        .remove("type")
+        .and_then(|t| t.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    match kind.as_str() {
+        "ping" => Some(ServerEvent::Pong.encode(Some(room_id))),
+        "typing" => {
+            let Some(is_typing) = map.get("is_typing").and_then(Value::as_bool) else {
+                return Some(error_frame(
+                    "invalid_field",
+                    r#"{"is_typing":["Must be true or false."]}"#,
+                ));
+            };
+            let frame = ServerEvent::Typing {
+                user: user.as_ref(),
+                is_typing,
+            }
+            .encode(Some(room_id));
+            state.hub.publish_to_others(room_id, &frame, user.id);
+            None
+        }
+        "chat_message" => {
+            if let Err(retry) = state.rate_limiter.check(user.id) {
+                return Some(error_to_frame(&Error::RateLimited {
+                    retry_after_secs: retry,
+                }));
+            }
+            let body = crate::api::input::JsonObject(map);
+            let input = move || crate::api::messages::message_input(body);
+            match messages::post_detached(state, user, room_id, input).await {
+                Ok(_) => None, // the echo comes through the hub, in order
+                Err(error) => Some(error_to_frame(&error)),
+            }
+        }
+        "mark_read" => {
+            let Some(message_id) = map.get("message_id").and_then(Value::as_i64) else {
+                return Some(error_frame(
+                    "invalid_field",
+                    r#"{"message_id":["A valid integer is required."]}"#,
+                ));
+            };
+            match messages::mark_read(&state.store, &state.hub, user, message_id).await {
+                Ok(_) => None,
+                Err(error) => Some(error_to_frame(&error)),
+            }
+        }
+        "" => Some(error_frame("unknown_type", "A frame needs a \"type\".")),
+        other => Some(error_frame(
+            "unknown_type",
+            format!("Unknown frame type \"{}\".", other.chars().take(50).collect::<String>()),
+        )),
+    }
+}
