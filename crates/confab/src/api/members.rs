@@ -36,7 +36,7 @@ pub async fn list(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<Member>>> {
-    Ok(Json(members::list(&state.store, &user, id).await?))
+    Ok(Json(members::list(&state.store, &state.hub, &user, id).await?))
 }
 
 /// Add a developer to the room (room admins and moderators); they get a `room_invite` notification.
@@ -66,7 +66,7 @@ pub async fn add(
         fields.finish()?;
         target.ok_or_else(|| Error::field("user_id", "This field is required."))
     };
-    let member = members::add(&state.store, &user, id, target).await?;
+    let member = members::add(&state.store, &state.hub, &user, id, target).await?;
     Ok((StatusCode::CREATED, Json(member)))
 }
 
@@ -103,6 +103,6 @@ pub async fn remove(
     Developer(user): Developer,
     Path((id, user_id)): Path<(i64, i64)>,
 ) -> Result<StatusCode> {
-    members::remove(&state.store, &user, id, user_id).await?;
+    members::remove(&state.store, &state.hub, &user, id, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -143,7 +143,7 @@ pub async fn delete(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<StatusCode> {
-    rooms::delete(&state.store, &user, id).await?;
+    rooms::delete(&state.store, &state.hub, &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,7 +155,7 @@ pub async fn join(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<Json<JoinResponse>> {
-    let (decision, room) = rooms::join(&state.store, &user, id).await?;
+    let (decision, room) = rooms::join(&state.store, &state.hub, &user, id).await?;
     let detail = match decision {
         JoinDecision::Join => "Joined the room.",
         JoinDecision::AlreadyMember => "Already a member of the room.",
@@ -174,7 +174,7 @@ pub async fn leave(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<Json<DetailBody>> {
-    rooms::leave(&state.store, &user, id).await?;
+    rooms::leave(&state.store, &state.hub, &user, id).await?;
     Ok(Json(DetailBody {
         detail: "Left the room.",
     }))

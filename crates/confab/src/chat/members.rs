@@ -8,6 +8,8 @@ use super::rooms::{facts, role_of, RoomFacts};
 use super::types::{Member, Role, UserRef, DEVELOPER_ROLE};
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
+use crate::realtime::event::ServerEvent;
+use crate::realtime::hub::Hub;
 use crate::store::entities::room_members;
 use crate::store::notifications::NewNotification;
 use crate::store::{self, Store};
@@ -18,7 +20,7 @@ pub enum MemberRef {
     Username(String),
 }
 
-pub async fn list(store: &Store, user: &CurrentUser, room_id: i64) -> Result<Vec<Member>> {
+pub async fn list(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -> Result<Vec<Member>> {
     let facts = facts(store.reader(), room_id, user.id, false).await?;
     policy::view_room(&facts.access)?;
     let members = store::members::of_room(store.reader(), room_id).await?;
@@ -26,7 +28,10 @@ pub async fn list(store: &Store, user: &CurrentUser, room_id: i64) -> Result<Vec
     let names: std::collections::HashMap<i64, String> = names.into_iter().collect();
     Ok(members
         .iter()
-        .map(|m| present(m, names.get(&m.user_id).cloned().unwrap_or_default()))
+        .map(|m| Member {
+            is_online: hub.is_online(room_id, m.user_id),
+            ..present(m, names.get(&m.user_id).cloned().unwrap_or_default())
+        })
         .collect())
 }
 
@@ -34,6 +39,7 @@ pub async fn list(store: &Store, user: &CurrentUser, room_id: i64) -> Result<Vec
 /// `target` validates the request body once the caller is known to be allowed.
 pub async fn add(
     store: &Store,
+    hub: &Hub,
     actor: &CurrentUser,
     room_id: i64,
     target: impl FnOnce() -> Result<MemberRef>,
@@ -74,6 +80,11 @@ pub async fn add(
     )
     .await?;
     txn.commit().await?;
+    let added = UserRef {
+        id: user.id,
+        username: user.username.clone(),
+    };
+    hub.publish(room_id, &ServerEvent::MemberAdded { user: added }.encode(Some(room_id)));
     Ok(present(&member, user.username))
 }
 
@@ -124,7 +135,7 @@ pub async fn change_role(
 
 /// Removes a member: themself (as leaving), or someone else as the policy allows,
 /// who then gets a `removed_from_room` notification.
-pub async fn remove(store: &Store, actor: &CurrentUser, room_id: i64, user_id: i64) -> Result<()> {
+pub async fn remove(store: &Store, hub: &Hub, actor: &CurrentUser, room_id: i64, user_id: i64) -> Result<()> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
     policy::view_room(&facts.access)?;
@@ -149,6 +160,18 @@ pub async fn remove(store: &Store, actor: &CurrentUser, room_id: i64, user_id: i
         .await?;
     }
     txn.commit().await?;
+    let name = store::users::find(store.reader(), user_id)
+        .await?
+        .map(|u| u.username)
+        .unwrap_or_default();
+    announce_departure(
+        hub,
+        room_id,
+        UserRef {
+            id: user_id,
+            username: name,
+        },
+    );
     Ok(())
 }
 
@@ -183,6 +206,13 @@ pub(crate) async fn depart<C: ConnectionTrait>(db: &C, facts: &RoomFacts, member
         }
     }
     Ok(())
+}
+
+/// After a departure has committed: the user's sockets in the room close
+/// (4003) and the others get `member_removed`.
+pub(crate) fn announce_departure(hub: &Hub, room_id: i64, user: UserRef) {
+    hub.disconnect(room_id, user.id);
+    hub.publish(room_id, &ServerEvent::MemberRemoved { user }.encode(Some(room_id)));
 }
 
 fn present(member: &room_members::Model, username: String) -> Member {

@@ -9,6 +9,8 @@ use super::types::{Message, Role, Room, RoomType, UserRef};
 use super::Window;
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
+use crate::realtime::event::ServerEvent;
+use crate::realtime::hub::Hub;
 use crate::store::entities::{room_members, rooms};
 use crate::store::{self, Store};
 
@@ -113,17 +115,18 @@ pub async fn update(
 }
 
 /// Soft delete: the room becomes inactive and invisible.
-pub async fn delete(store: &Store, user: &CurrentUser, room_id: i64) -> Result<()> {
+pub async fn delete(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -> Result<()> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, user.id, true).await?;
     policy::manage_room(&facts.access)?;
     store::rooms::deactivate(&txn, room_id).await?;
     txn.commit().await?;
+    hub.close_room(room_id);
     Ok(())
 }
 
 /// Joins a public room. Returns whether the caller was already a member.
-pub async fn join(store: &Store, user: &CurrentUser, room_id: i64) -> Result<(JoinDecision, Room)> {
+pub async fn join(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -> Result<(JoinDecision, Room)> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, user.id, true).await?;
     let decision = policy::join_room(&facts.access)?;
@@ -133,16 +136,23 @@ pub async fn join(store: &Store, user: &CurrentUser, room_id: i64) -> Result<(Jo
         store::members::insert(&txn, room_id, user.id, role.as_str()).await?;
     }
     txn.commit().await?;
+    if decision == JoinDecision::Join {
+        hub.publish(
+            room_id,
+            &ServerEvent::MemberAdded { user: user.as_ref() }.encode(Some(room_id)),
+        );
+    }
     Ok((decision, present_one(store.reader(), user.id, facts.room).await?))
 }
 
-pub async fn leave(store: &Store, user: &CurrentUser, room_id: i64) -> Result<()> {
+pub async fn leave(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -> Result<()> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, user.id, true).await?;
     policy::leave_room(&facts.access)?;
     let membership = facts.membership.as_ref().ok_or(Error::NotFound)?;
     super::members::depart(&txn, &facts, membership).await?;
     txn.commit().await?;
+    super::members::announce_departure(hub, room_id, user.as_ref());
     Ok(())
 }
 

@@ -53,9 +53,9 @@ pub async fn seed(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
         }
     };
     if !room.is_member {
-        rooms::join(store, alice, room.id).await?;
+        rooms::join(store, &state.hub, alice, room.id).await?;
     }
-    match members::add(store, alice, room.id, || Ok(MemberRef::Id(bob.id))).await {
+    match members::add(store, &state.hub, alice, room.id, || Ok(MemberRef::Id(bob.id))).await {
         Ok(_) | Err(Error::Invalid(_)) => {} // already a member
         Err(error) => return Err(error.into()),
     }

@@ -14,3 +14,4 @@ mod service;
 #[path = "../common/testdb.rs"]
 mod testdb;
 mod users;
+mod ws;
