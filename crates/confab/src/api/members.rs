@@ -90,7 +90,7 @@ pub async fn update(
         role.ok_or_else(|| Error::field("role", "This field is required."))
     };
     Ok(Json(
-        members::change_role(&state.store, &user, id, user_id, role).await?,
+        members::change_role(&state.store, &state.hub, &user, id, user_id, role).await?,
     ))
 }
 

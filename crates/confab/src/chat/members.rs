@@ -10,7 +10,7 @@ use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
 use crate::realtime::event::ServerEvent;
 use crate::realtime::hub::Hub;
-use crate::store::entities::room_members;
+use crate::store::entities::{notifications, room_members};
 use crate::store::notifications::NewNotification;
 use crate::store::{self, Store};
 
@@ -44,6 +44,7 @@ pub async fn add(
     room_id: i64,
     target: impl FnOnce() -> Result<MemberRef>,
 ) -> Result<Member> {
+    let mut sent = Vec::new();
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
     policy::add_member(&facts.access)?;
@@ -67,19 +68,22 @@ pub async fn add(
     }
     let member = store::members::insert(&txn, room_id, user.id, Role::Member.as_str()).await?;
     let room = &facts.room;
-    store::notifications::insert(
-        &txn,
-        NewNotification {
-            user_id: user.id,
-            notification_type: "room_invite",
-            title: format!("Added to {}", room.name),
-            content: format!("{} added you to {}.", actor.username, room.name),
-            room_id: Some(room_id),
-            message_id: None,
-        },
-    )
-    .await?;
+    sent.push(
+        store::notifications::insert(
+            &txn,
+            NewNotification {
+                user_id: user.id,
+                notification_type: "room_invite",
+                title: format!("Added to {}", room.name),
+                content: format!("{} added you to {}.", actor.username, room.name),
+                room_id: Some(room_id),
+                message_id: None,
+            },
+        )
+        .await?,
+    );
     txn.commit().await?;
+    super::notifications::publish(hub, sent);
     let added = UserRef {
         id: user.id,
         username: user.username.clone(),
@@ -92,11 +96,13 @@ pub async fn add(
 /// `role` validates the request body once the caller is known to be allowed.
 pub async fn change_role(
     store: &Store,
+    hub: &Hub,
     actor: &CurrentUser,
     room_id: i64,
     user_id: i64,
     role: impl FnOnce() -> Result<Role>,
 ) -> Result<Member> {
+    let mut sent = Vec::new();
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
     policy::change_roles(&facts.access)?;
@@ -111,18 +117,20 @@ pub async fn change_role(
         member.role = role.as_str().to_owned();
         if user_id != actor.id {
             let room = &facts.room;
-            store::notifications::insert(
-                &txn,
-                NewNotification {
-                    user_id,
-                    notification_type: "role_changed",
-                    title: format!("Role changed in {}", room.name),
-                    content: format!("{} made you {} of {}.", actor.username, role, room.name),
-                    room_id: Some(room_id),
-                    message_id: None,
-                },
-            )
-            .await?;
+            sent.push(
+                store::notifications::insert(
+                    &txn,
+                    NewNotification {
+                        user_id,
+                        notification_type: "role_changed",
+                        title: format!("Role changed in {}", room.name),
+                        content: format!("{} made you {} of {}.", actor.username, role, room.name),
+                        room_id: Some(room_id),
+                        message_id: None,
+                    },
+                )
+                .await?,
+            );
         }
     }
     let username = store::users::find(&txn, user_id)
@@ -130,12 +138,14 @@ pub async fn change_role(
         .map(|u| u.username)
         .unwrap_or_default();
     txn.commit().await?;
+    super::notifications::publish(hub, sent);
     Ok(present(&member, username))
 }
 
 /// Removes a member: themself (as leaving), or someone else as the policy allows,
 /// who then gets a `removed_from_room` notification.
 pub async fn remove(store: &Store, hub: &Hub, actor: &CurrentUser, room_id: i64, user_id: i64) -> Result<()> {
+    let mut sent = Vec::new();
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
     policy::view_room(&facts.access)?;
@@ -143,23 +153,26 @@ pub async fn remove(store: &Store, hub: &Hub, actor: &CurrentUser, room_id: i64,
         .await?
         .ok_or(Error::NotFound)?;
     let removal = policy::remove_member(&facts.access, user_id == actor.id, role_of(&member))?;
-    depart(&txn, &facts, &member).await?;
+    depart(&txn, &facts, &member, &mut sent).await?;
     if removal == Removal::Kick {
         let room = &facts.room;
-        store::notifications::insert(
-            &txn,
-            NewNotification {
-                user_id,
-                notification_type: "removed_from_room",
-                title: format!("Removed from {}", room.name),
-                content: format!("{} removed you from {}.", actor.username, room.name),
-                room_id: Some(room_id),
-                message_id: None,
-            },
-        )
-        .await?;
+        sent.push(
+            store::notifications::insert(
+                &txn,
+                NewNotification {
+                    user_id,
+                    notification_type: "removed_from_room",
+                    title: format!("Removed from {}", room.name),
+                    content: format!("{} removed you from {}.", actor.username, room.name),
+                    room_id: Some(room_id),
+                    message_id: None,
+                },
+            )
+            .await?,
+        );
     }
     txn.commit().await?;
+    super::notifications::publish(hub, sent);
     let name = store::users::find(store.reader(), user_id)
         .await?
         .map(|u| u.username)
@@ -179,7 +192,12 @@ pub async fn remove(store: &Store, hub: &Hub, actor: &CurrentUser, room_id: i64,
 /// already locked). When the last admin goes, the longest-standing remaining
 /// member becomes admin and is told so; an invite-only room left empty is
 /// deactivated.
-pub(crate) async fn depart<C: ConnectionTrait>(db: &C, facts: &RoomFacts, member: &room_members::Model) -> Result<()> {
+pub(crate) async fn depart<C: ConnectionTrait>(
+    db: &C,
+    facts: &RoomFacts,
+    member: &room_members::Model,
+    sent: &mut Vec<notifications::Model>,
+) -> Result<()> {
     let room = &facts.room;
     let admins = store::members::count_with_role(db, room.id, Role::Admin.as_str()).await?;
     store::members::delete(db, member.id).await?;
@@ -191,18 +209,20 @@ pub(crate) async fn depart<C: ConnectionTrait>(db: &C, facts: &RoomFacts, member
     if policy::needs_successor(role_of(member), admins) {
         if let Some(successor) = remaining.into_iter().next() {
             store::members::set_role(db, successor.id, Role::Admin.as_str()).await?;
-            store::notifications::insert(
-                db,
-                NewNotification {
-                    user_id: successor.user_id,
-                    notification_type: "role_changed",
-                    title: format!("Role changed in {}", room.name),
-                    content: format!("You are now admin of {}: its last admin left.", room.name),
-                    room_id: Some(room.id),
-                    message_id: None,
-                },
-            )
-            .await?;
+            sent.push(
+                store::notifications::insert(
+                    db,
+                    NewNotification {
+                        user_id: successor.user_id,
+                        notification_type: "role_changed",
+                        title: format!("Role changed in {}", room.name),
+                        content: format!("You are now admin of {}: its last admin left.", room.name),
+                        room_id: Some(room.id),
+                        message_id: None,
+                    },
+                )
+                .await?,
+            );
         }
     }
     Ok(())

@@ -114,7 +114,8 @@ pub async fn post(
     store::rooms::set_last_seq(&txn, room_id, seq).await?;
     // Posting shows the sender has seen the room up to their own message.
     store::members::advance_read_pointer(&txn, room_id, user.id, seq).await?;
-    notifications::for_new_message(&txn, &facts.room, user, &message, replied.as_ref()).await?;
+    let mut sent = Vec::new();
+    notifications::for_new_message(&txn, &facts.room, user, &message, replied.as_ref(), &mut sent).await?;
     txn.commit().await?;
     let message = present_one(store.reader(), user.id, message).await?;
     // Fresh, a message has been read by its sender only (see `ServerEvent::ChatMessage`).
@@ -130,6 +131,7 @@ pub async fn post(
         }
         .encode(Some(room_id)),
     );
+    notifications::publish(hub, sent);
     Ok((message, Posted::Created))
 }
 

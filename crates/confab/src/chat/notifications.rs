@@ -7,6 +7,8 @@ use super::types::Notification;
 use super::Window;
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
+use crate::realtime::event::ServerEvent;
+use crate::realtime::hub::Hub;
 use crate::store::entities::{messages, notifications, rooms};
 use crate::store::notifications::NewNotification;
 use crate::store::{self, Store};
@@ -40,11 +42,12 @@ pub(crate) async fn for_new_message<C: ConnectionTrait>(
     sender: &CurrentUser,
     message: &messages::Model,
     replied: Option<&messages::Model>,
+    sent: &mut Vec<notifications::Model>,
 ) -> Result<()> {
     let quote: String = message.content.chars().take(QUOTE_CHARS).collect();
     let mut notified = vec![sender.id];
     if let Some(original) = replied.filter(|m| m.sender_id != sender.id) {
-        store::notifications::insert(
+        let notification = store::notifications::insert(
             db,
             NewNotification {
                 user_id: original.sender_id,
@@ -56,6 +59,7 @@ pub(crate) async fn for_new_message<C: ConnectionTrait>(
             },
         )
         .await?;
+        sent.push(notification);
         notified.push(original.sender_id);
     }
     let names = mentioned_names(&message.content);
@@ -66,7 +70,7 @@ pub(crate) async fn for_new_message<C: ConnectionTrait>(
         if notified.contains(&user_id) {
             continue;
         }
-        store::notifications::insert(
+        let notification = store::notifications::insert(
             db,
             NewNotification {
                 user_id,
@@ -78,6 +82,7 @@ pub(crate) async fn for_new_message<C: ConnectionTrait>(
             },
         )
         .await?;
+        sent.push(notification);
         notified.push(user_id);
     }
     Ok(())
@@ -112,6 +117,21 @@ pub async fn mark_all_read(store: &Store, user: &CurrentUser) -> Result<u64> {
     let updated = store::notifications::mark_read(&txn, user.id, None).await?;
     txn.commit().await?;
     Ok(updated)
+}
+
+/// Pushes notifications, once their transaction has committed, to every open
+/// socket of their recipients.
+pub(crate) fn publish(hub: &Hub, sent: Vec<notifications::Model>) {
+    for n in sent {
+        let user_id = n.user_id;
+        hub.publish_to_user(
+            user_id,
+            &ServerEvent::Notification {
+                notification: present(n),
+            }
+            .encode(None),
+        );
+    }
 }
 
 fn present(n: notifications::Model) -> Notification {

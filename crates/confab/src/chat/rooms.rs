@@ -150,8 +150,10 @@ pub async fn leave(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -
     let facts = facts(&txn, room_id, user.id, true).await?;
     policy::leave_room(&facts.access)?;
     let membership = facts.membership.as_ref().ok_or(Error::NotFound)?;
-    super::members::depart(&txn, &facts, membership).await?;
+    let mut sent = Vec::new();
+    super::members::depart(&txn, &facts, membership, &mut sent).await?;
     txn.commit().await?;
+    super::notifications::publish(hub, sent);
     super::members::announce_departure(hub, room_id, user.as_ref());
     Ok(())
 }

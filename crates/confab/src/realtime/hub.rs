@@ -63,11 +63,19 @@ pub struct Hub {
 struct Inner {
     /// Rooms with at least one socket. A std mutex: held only for non-blocking
     /// work (no `.await` inside), shorter than any async lock round trip.
-    rooms: Mutex<HashMap<i64, RoomChannel>>,
+    rooms: Mutex<Rooms>,
     next_id: AtomicU64,
     /// Capacity of each socket's queue, in frames.
     queue_capacity: usize,
     append_locks: Vec<tokio::sync::Mutex<()>>,
+}
+
+/// Sockets by room, and by user for what goes to a person wherever they listen.
+#[derive(Default)]
+struct Rooms {
+    by_room: HashMap<i64, RoomChannel>,
+    /// user id -> the rooms where that user has sockets, with their count.
+    by_user: HashMap<i64, HashMap<i64, usize>>,
 }
 
 #[derive(Default)]
@@ -116,7 +124,7 @@ impl Hub {
     pub fn new(queue_capacity: usize) -> Self {
         Self {
             inner: Arc::new(Inner {
-                rooms: Mutex::new(HashMap::new()),
+                rooms: Mutex::new(Rooms::default()),
                 next_id: AtomicU64::new(1),
                 queue_capacity: queue_capacity.max(1),
                 append_locks: (0..APPEND_LOCK_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -131,7 +139,7 @@ impl Hub {
         self.inner.append_locks[stripe].lock().await
     }
 
-    fn rooms(&self) -> std::sync::MutexGuard<'_, HashMap<i64, RoomChannel>> {
+    fn rooms(&self) -> std::sync::MutexGuard<'_, Rooms> {
         // A panic while holding the lock leaves plain data behind; keep serving.
         self.inner.rooms.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -143,7 +151,8 @@ impl Hub {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let closed = Arc::new(OnceLock::new());
         let mut rooms = self.rooms();
-        let channel = rooms.entry(room).or_default();
+        *rooms.by_user.entry(user.id).or_default().entry(room).or_default() += 1;
+        let channel = rooms.by_room.entry(room).or_default();
         let entry = channel.online.entry(user.id).or_insert_with(|| (user.clone(), 0));
         entry.1 += 1;
         if entry.1 == 1 {
@@ -171,10 +180,13 @@ impl Hub {
 
     fn unsubscribe(&self, room: i64, id: u64) {
         let mut rooms = self.rooms();
-        if let Some(channel) = rooms.get_mut(&room) {
-            remove(channel, room, |s| s.id == id, None);
+        let Rooms { by_room, by_user } = &mut *rooms;
+        if let Some(channel) = by_room.get_mut(&room) {
+            for user_id in remove(channel, room, |s| s.id == id, None) {
+                forget_socket(by_user, user_id, room);
+            }
             if channel.subscribers.is_empty() {
-                rooms.remove(&room);
+                by_room.remove(&room);
             }
         }
         metrics::gauge!("ws_subscriptions").decrement(1.0);
@@ -192,19 +204,37 @@ impl Hub {
 
     fn publish_filtered(&self, room: i64, frame: &Frame, wanted: impl Fn(&Subscriber) -> bool) {
         let mut rooms = self.rooms();
-        let Some(channel) = rooms.get_mut(&room) else { return };
+        let Rooms { by_room, by_user } = &mut *rooms;
+        let Some(channel) = by_room.get_mut(&room) else { return };
         let slow = deliver(channel, frame, wanted);
         for id in slow {
-            remove(channel, room, |s| s.id == id, Some(CloseReason::SlowConsumer));
+            for user_id in remove(channel, room, |s| s.id == id, Some(CloseReason::SlowConsumer)) {
+                forget_socket(by_user, user_id, room);
+            }
+        }
+    }
+
+    /// Offers `frame` to every socket of `user_id`, in whichever room.
+    pub fn publish_to_user(&self, user_id: i64, frame: &Frame) {
+        let rooms: Vec<i64> = self
+            .rooms()
+            .by_user
+            .get(&user_id)
+            .map(|r| r.keys().copied().collect())
+            .unwrap_or_default();
+        for room in rooms {
+            self.publish_filtered(room, frame, |s| s.user_id == user_id);
         }
     }
 
     /// Cuts off every socket of `room` (the room was deleted).
     pub fn close_room(&self, room: i64) {
         let mut rooms = self.rooms();
-        if let Some(mut channel) = rooms.remove(&room) {
+        let Rooms { by_room, by_user } = &mut *rooms;
+        if let Some(mut channel) = by_room.remove(&room) {
             for subscriber in channel.subscribers.drain(..) {
                 let _ = subscriber.closed.set(CloseReason::RoomClosed);
+                forget_socket(by_user, subscriber.user_id, room);
             }
         }
     }
@@ -212,18 +242,24 @@ impl Hub {
     /// Cuts off `user_id`'s sockets in `room` (they were removed from it).
     pub fn disconnect(&self, room: i64, user_id: i64) {
         let mut rooms = self.rooms();
-        if let Some(channel) = rooms.get_mut(&room) {
-            remove(channel, room, |s| s.user_id == user_id, Some(CloseReason::Removed));
+        let Rooms { by_room, by_user } = &mut *rooms;
+        if let Some(channel) = by_room.get_mut(&room) {
+            for gone in remove(channel, room, |s| s.user_id == user_id, Some(CloseReason::Removed)) {
+                forget_socket(by_user, gone, room);
+            }
         }
     }
 
     /// Users with an open socket in `room`.
     pub fn online(&self, room: i64) -> Vec<UserRef> {
-        self.rooms().get(&room).map(online_list).unwrap_or_default()
+        self.rooms().by_room.get(&room).map(online_list).unwrap_or_default()
     }
 
     pub fn is_online(&self, room: i64, user_id: i64) -> bool {
-        self.rooms().get(&room).is_some_and(|c| c.online.contains_key(&user_id))
+        self.rooms()
+            .by_room
+            .get(&room)
+            .is_some_and(|c| c.online.contains_key(&user_id))
     }
 }
 
@@ -241,9 +277,29 @@ fn deliver(channel: &RoomChannel, frame: &Frame, wanted: impl Fn(&Subscriber) ->
     slow
 }
 
+fn forget_socket(by_user: &mut HashMap<i64, HashMap<i64, usize>>, user_id: i64, room: i64) {
+    if let Some(rooms) = by_user.get_mut(&user_id) {
+        if let Some(count) = rooms.get_mut(&room) {
+            *count -= 1;
+            if *count == 0 {
+                rooms.remove(&room);
+            }
+        }
+        if rooms.is_empty() {
+            by_user.remove(&user_id);
+        }
+    }
+}
+
 /// Removes matching subscribers (marking why, when the hub is the one cutting
 /// them off) and announces `user_left` for users whose last socket this was.
-fn remove(channel: &mut RoomChannel, room: i64, matches: impl Fn(&Subscriber) -> bool, reason: Option<CloseReason>) {
+/// Returns the user id of each socket removed.
+fn remove(
+    channel: &mut RoomChannel,
+    room: i64,
+    matches: impl Fn(&Subscriber) -> bool,
+    reason: Option<CloseReason>,
+) -> Vec<i64> {
     let mut gone = Vec::new();
     channel.subscribers.retain(|s| {
         if matches(s) {
@@ -259,7 +315,7 @@ fn remove(channel: &mut RoomChannel, room: i64, matches: impl Fn(&Subscriber) ->
             true
         }
     });
-    for user_id in gone {
+    for &user_id in &gone {
         let Some(entry) = channel.online.get_mut(&user_id) else {
             continue;
         };
@@ -271,6 +327,7 @@ fn remove(channel: &mut RoomChannel, room: i64, matches: impl Fn(&Subscriber) ->
             let _ = deliver(channel, &frame, |_| true);
         }
     }
+    gone
 }
 
 fn online_list(channel: &RoomChannel) -> Vec<UserRef> {
@@ -349,6 +406,23 @@ mod tests {
         assert_eq!(hub.online(1).iter().map(|u| u.id).collect::<Vec<_>>(), [2]);
         drop(slow); // already gone: no second user_left
         assert!(texts(&mut fast).is_empty());
+    }
+
+    #[test]
+    fn frames_for_a_user_reach_all_their_sockets_only() {
+        let hub = Hub::new(8);
+        let mut a1 = hub.subscribe(1, user(1));
+        let mut a2 = hub.subscribe(2, user(1));
+        let mut b = hub.subscribe(1, user(2));
+        texts(&mut a1);
+        hub.publish_to_user(1, &ServerEvent::Pong.encode(None));
+        assert_eq!(texts(&mut a1).len(), 1);
+        assert_eq!(texts(&mut a2).len(), 1);
+        assert!(texts(&mut b).is_empty());
+        drop(a1);
+        drop(a2);
+        hub.publish_to_user(1, &ServerEvent::Pong.encode(None)); // nobody left: no-op
+        assert!(!hub.rooms().by_user.contains_key(&1));
     }
 
     #[test]

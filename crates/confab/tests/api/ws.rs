@@ -304,6 +304,11 @@ async fn removal_and_deletion_close_sockets() {
         .delete(&format!("/api/chat/rooms/{room}/members/{}/", bob.id), &alice)
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
+    // Bob learns why, then his socket of that room closes.
+    assert_eq!(
+        next_json(&mut b).await["notification"]["notification_type"],
+        "removed_from_room"
+    );
     expect_close(&mut b, 4003).await;
     let removed = next_of(&mut a, "member_removed").await;
     assert_eq!(removed["user"], json!({"id": bob.id, "username": "bob"}));
@@ -481,4 +486,37 @@ async fn fifty_clients_a_hundred_messages_each_all_in_order() {
         }
     }
     assert_eq!(first.unwrap().len(), total);
+}
+
+#[tokio::test]
+async fn notifications_reach_the_recipients_open_sockets() {
+    let app = spawn_app().await;
+    let alice = app.developer("alice").await;
+    let bob = app.developer("bob").await;
+    let lobby = app.room(&alice, "lobby", "public").await;
+    app.post(&format!("/api/chat/rooms/{lobby}/join/"), &bob, json!({}))
+        .await;
+    let (mut b, _) = established(&app, lobby, &bob).await;
+
+    // A mention in this room: the message, then bob's notification.
+    let (_, posted) = app
+        .post(
+            &format!("/api/chat/rooms/{lobby}/messages/"),
+            &alice,
+            json!({"content": "hey @bob"}),
+        )
+        .await;
+    assert_eq!(next_of(&mut b, "chat_message").await["message"]["id"], posted["id"]);
+    let pushed = next_of(&mut b, "notification").await["notification"].clone();
+    assert_eq!(pushed["notification_type"], "mention");
+    assert_eq!(pushed["message"], posted["id"]);
+    let (_, listed) = app.get("/api/chat/notifications/", &bob).await;
+    assert_eq!(listed["results"][0], pushed, "the pushed object is the listed one");
+
+    // Being added to another room is pushed to the socket bob has open.
+    let team = app.room(&alice, "team", "group").await;
+    app.add_member(team, &alice, &bob, "member").await;
+    let invite = next_of(&mut b, "notification").await["notification"].clone();
+    assert_eq!(invite["notification_type"], "room_invite");
+    assert_eq!(invite["room"], team);
 }
