@@ -202,7 +202,7 @@ impl Server {
         let shutdown = async move {
             shutdown.await;
             // Sockets are not requests: tell their sessions to close (1001).
-            let _ = sockets.send(true);
+            sockets.send_replace(true);
         };
         let app = tower::util::MapRequestLayer::new(strip_trailing_slash).layer(router(self.state));
         axum::serve(self.listener, axum::ServiceExt::<Request>::into_make_service(app))

@@ -2,6 +2,8 @@
 //! encoded once per fan-out into a [`Frame`] whose bytes every recipient
 //! shares.
 
+use std::time::Instant;
+
 use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 
@@ -66,7 +68,28 @@ impl ServerEvent {
         Frame {
             room,
             message_id,
+            kind: self.kind(),
+            encoded_at: Instant::now(),
             text: Utf8Bytes::from(text),
+        }
+    }
+
+    /// The frame's `type`, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerEvent::ConnectionEstablished { .. } => "connection_established",
+            ServerEvent::ChatMessage { .. } => "chat_message",
+            ServerEvent::Typing { .. } => "typing",
+            ServerEvent::UserJoined { .. } => "user_joined",
+            ServerEvent::UserLeft { .. } => "user_left",
+            ServerEvent::MemberAdded { .. } => "member_added",
+            ServerEvent::MemberRemoved { .. } => "member_removed",
+            ServerEvent::MessageRead { .. } => "message_read",
+            ServerEvent::MessageDeleted { .. } => "message_deleted",
+            ServerEvent::Notification { .. } => "notification",
+            ServerEvent::Error { .. } => "error",
+            ServerEvent::Pong => "pong",
+            ServerEvent::ResyncRequired => "resync_required",
         }
     }
 }
@@ -79,6 +102,11 @@ pub struct Frame {
     /// For `chat_message` frames: the message id, so a resuming socket can
     /// drop what its replay already sent.
     pub message_id: Option<i64>,
+    /// The `type` of the frame, for metrics.
+    pub kind: &'static str,
+    /// When it was encoded, right after the commit it reports: the start of
+    /// the fan-out latency measured when a socket writes it.
+    pub encoded_at: Instant,
     pub text: Utf8Bytes,
 }
 

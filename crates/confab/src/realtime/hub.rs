@@ -268,7 +268,7 @@ fn deliver(channel: &RoomChannel, frame: &Frame, wanted: impl Fn(&Subscriber) ->
     let mut slow = Vec::new();
     for subscriber in channel.subscribers.iter().filter(|s| wanted(s)) {
         match subscriber.tx.try_send(frame.clone()) {
-            Ok(()) => metrics::counter!("ws_frames_out_total").increment(1),
+            Ok(()) => metrics::counter!("ws_frames_out_total", "type" => frame.kind).increment(1),
             Err(mpsc::error::TrySendError::Full(_)) => slow.push(subscriber.id),
             // The session is already gone; its Drop will unsubscribe it.
             Err(mpsc::error::TrySendError::Closed(_)) => {}

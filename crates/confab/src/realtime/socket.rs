@@ -192,8 +192,13 @@ async fn session(
                     if frame.message_id.is_some_and(|id| id <= replayed_up_to) {
                         continue; // already sent by the replay
                     }
+                    metrics::histogram!("ws_queue_depth").record(subscription.rx.len() as f64);
                     if send(&mut socket, &frame).await.is_err() {
                         return;
+                    }
+                    if frame.kind == "chat_message" {
+                        let latency = frame.encoded_at.elapsed().as_secs_f64();
+                        metrics::histogram!("ws_fanout_latency_seconds").record(latency);
                     }
                 }
                 None => {
@@ -206,7 +211,6 @@ async fn session(
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(WsMessage::Text(text))) => {
-                        metrics::counter!("ws_frames_in_total").increment(1);
                         if let Some(reply) = handle_client_frame(&state, &user, room_id, text.as_str()).await {
                             if send(&mut socket, &reply).await.is_err() {
                                 return;
@@ -239,10 +243,19 @@ async fn session(
                     return;
                 }
             },
-            _ = shutdown.changed() => {
+            _ = stopping(&mut shutdown) => {
                 return close_with(socket, close::GOING_AWAY, "server shutting down").await;
             },
         }
+    }
+}
+
+/// Completes once the server is shutting down, including when it began
+/// before this session subscribed.
+async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let already = *shutdown.borrow_and_update();
+    if !already {
+        let _ = shutdown.changed().await;
     }
 }
 
@@ -278,6 +291,11 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, room_id: i64,
         .remove("type")
         .and_then(|t| t.as_str().map(str::to_owned))
         .unwrap_or_default();
+    let label = match kind.as_str() {
+        known @ ("ping" | "typing" | "chat_message" | "mark_read") => known.to_owned(),
+        _ => "unknown".to_owned(),
+    };
+    metrics::counter!("ws_frames_in_total", "type" => label).increment(1);
     match kind.as_str() {
         "ping" => Some(ServerEvent::Pong.encode(Some(room_id))),
         "typing" => {

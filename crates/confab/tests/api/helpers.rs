@@ -26,7 +26,7 @@ pub struct TestApp {
     pub state: AppState,
     _data_dir: tempfile::TempDir,
     // Field order matters: the server stops before its database is dropped.
-    _shutdown: oneshot::Sender<()>,
+    shutdown: Option<oneshot::Sender<()>>,
     _database: TestDatabase,
 }
 
@@ -69,12 +69,19 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         client: reqwest::Client::new(),
         state,
         _data_dir: data_dir,
-        _shutdown: tx,
+        shutdown: Some(tx),
         _database: database,
     }
 }
 
 impl TestApp {
+    /// Starts the server's graceful shutdown, as SIGTERM would.
+    pub fn stop_server(&mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

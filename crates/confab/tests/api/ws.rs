@@ -520,3 +520,61 @@ async fn notifications_reach_the_recipients_open_sockets() {
     assert_eq!(invite["notification_type"], "room_invite");
     assert_eq!(invite["room"], team);
 }
+
+#[tokio::test]
+async fn a_socket_that_stops_answering_pings_is_closed() {
+    let app = spawn_app_with(|c| c.ws_ping_interval = 1).await;
+    let alice = app.developer("alice").await;
+    let room = app.room(&alice, "general", "public").await;
+    let (mut silent, _) = established(&app, room, &alice).await;
+    // Not reading means not answering the server's pings.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    loop {
+        match tokio::time::timeout(WAIT, silent.next()).await.unwrap() {
+            Some(Ok(Message::Ping(_))) => continue,
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1001, "{frame:?}");
+                break;
+            }
+            other => panic!("expected a close, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_with_1001() {
+    let mut app = spawn_app().await;
+    let alice = app.developer("alice").await;
+    let room = app.room(&alice, "general", "public").await;
+    let (mut socket, _) = established(&app, room, &alice).await;
+    app.stop_server();
+    expect_close(&mut socket, 1001).await;
+}
+
+#[tokio::test]
+async fn socket_metrics_are_exported() {
+    let app = spawn_app().await;
+    let alice = app.developer("alice").await;
+    let room = app.room(&alice, "general", "public").await;
+    let (mut socket, _) = established(&app, room, &alice).await;
+    send(&mut socket, json!({"type": "chat_message", "content": "counted"})).await;
+    next_of(&mut socket, "chat_message").await;
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "ws_open_sockets",
+        "ws_frames_in_total{type=\"chat_message\"}",
+        "ws_frames_out_total{type=\"chat_message\"}",
+        "ws_fanout_latency_seconds_bucket",
+        "ws_queue_depth",
+    ] {
+        assert!(text.contains(name), "{name} missing from /metrics");
+    }
+}
