@@ -109,6 +109,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/chat/notifications", get(notifications::list))
         .route("/api/chat/notifications/read_all", post(notifications::read_all))
         .route("/api/chat/notifications/{id}/read", post(notifications::read))
+        .route("/ws/chat", get(crate::realtime::socket::user_socket))
         .route("/ws/chat/{room_id}", get(crate::realtime::socket::room_socket))
         .route("/healthz", get(service::healthz))
         .route("/readyz", get(service::readyz))

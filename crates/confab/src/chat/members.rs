@@ -84,11 +84,14 @@ pub async fn add(
     );
     txn.commit().await?;
     super::notifications::publish(hub, sent);
-    let added = UserRef {
-        id: user.id,
-        username: user.username.clone(),
-    };
-    hub.publish(room_id, &ServerEvent::MemberAdded { user: added }.encode(Some(room_id)));
+    announce_arrival(
+        hub,
+        room_id,
+        UserRef {
+            id: user.id,
+            username: user.username.clone(),
+        },
+    );
     Ok(present(&member, user.username))
 }
 
@@ -228,11 +231,21 @@ pub(crate) async fn depart<C: ConnectionTrait>(
     Ok(())
 }
 
-/// After a departure has committed: the user's sockets in the room close
-/// (4003) and the others get `member_removed`.
+/// After a departure has committed: the room gets `member_removed`, then the
+/// user's room sockets close (4003) and their user-level sockets stop
+/// listening to it.
 pub(crate) fn announce_departure(hub: &Hub, room_id: i64, user: UserRef) {
-    hub.disconnect(room_id, user.id);
+    let user_id = user.id;
+    // First, so the user's own user-level sockets learn of it too.
     hub.publish(room_id, &ServerEvent::MemberRemoved { user }.encode(Some(room_id)));
+    hub.disconnect(room_id, user_id);
+}
+
+/// After an arrival has committed: the user's user-level sockets start
+/// listening to the room, and the room (them included) gets `member_added`.
+pub(crate) fn announce_arrival(hub: &Hub, room_id: i64, user: UserRef) {
+    hub.attach_user_sockets(room_id, &user);
+    hub.publish(room_id, &ServerEvent::MemberAdded { user }.encode(Some(room_id)));
 }
 
 fn present(member: &room_members::Model, username: String) -> Member {

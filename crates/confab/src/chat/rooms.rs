@@ -9,7 +9,6 @@ use super::types::{Message, Role, Room, RoomType, UserRef};
 use super::Window;
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
-use crate::realtime::event::ServerEvent;
 use crate::realtime::hub::Hub;
 use crate::store::entities::{room_members, rooms};
 use crate::store::{self, Store};
@@ -137,10 +136,7 @@ pub async fn join(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) ->
     }
     txn.commit().await?;
     if decision == JoinDecision::Join {
-        hub.publish(
-            room_id,
-            &ServerEvent::MemberAdded { user: user.as_ref() }.encode(Some(room_id)),
-        );
+        super::members::announce_arrival(hub, room_id, user.as_ref());
     }
     Ok((decision, present_one(store.reader(), user.id, facts.room).await?))
 }

@@ -18,6 +18,12 @@ pub enum ServerEvent {
         user: UserRef,
         online: Vec<UserRef>,
     },
+    /// The user socket's greeting: the rooms it listens to.
+    #[serde(rename = "connection_established")]
+    UserConnectionEstablished {
+        user: UserRef,
+        rooms: Vec<i64>,
+    },
     /// In socket frames a new message is as nobody but its sender has seen it:
     /// `is_read` false and `read_count` 0 (clients treat their own as read).
     ChatMessage {
@@ -77,7 +83,9 @@ impl ServerEvent {
     /// The frame's `type`, for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            ServerEvent::ConnectionEstablished { .. } => "connection_established",
+            ServerEvent::ConnectionEstablished { .. } | ServerEvent::UserConnectionEstablished { .. } => {
+                "connection_established"
+            }
             ServerEvent::ChatMessage { .. } => "chat_message",
             ServerEvent::Typing { .. } => "typing",
             ServerEvent::UserJoined { .. } => "user_joined",

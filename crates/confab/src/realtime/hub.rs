@@ -76,6 +76,8 @@ struct Rooms {
     by_room: HashMap<i64, RoomChannel>,
     /// user id -> the rooms where that user has sockets, with their count.
     by_user: HashMap<i64, HashMap<i64, usize>>,
+    /// user id -> that user's user-level sockets.
+    user_sockets: HashMap<i64, Vec<UserSocket>>,
 }
 
 #[derive(Default)]
@@ -86,8 +88,19 @@ struct RoomChannel {
 }
 
 struct Subscriber {
+    /// The socket's id (a user-level socket has the same id in each of its rooms).
     id: u64,
     user_id: i64,
+    tx: mpsc::Sender<Frame>,
+    closed: Arc<OnceLock<CloseReason>>,
+    /// Part of a user-level socket (`/ws/chat/`): leaving the room detaches
+    /// it from the room instead of closing it.
+    user_level: bool,
+}
+
+/// A user-level socket, reachable by its user wherever they are a member.
+struct UserSocket {
+    id: u64,
     tx: mpsc::Sender<Frame>,
     closed: Arc<OnceLock<CloseReason>>,
 }
@@ -109,6 +122,11 @@ impl Subscription {
         self.closed.get().copied()
     }
 
+    /// The flag the hub sets when it cuts this socket off.
+    pub fn close_flag(&self) -> Arc<OnceLock<CloseReason>> {
+        self.closed.clone()
+    }
+
     pub fn id(&self) -> u64 {
         self.id
     }
@@ -117,6 +135,28 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.hub.unsubscribe(self.room, self.id);
+    }
+}
+
+/// A user-level socket's place in the hub; leaves every room when dropped.
+pub struct UserSubscription {
+    pub rx: mpsc::Receiver<Frame>,
+    closed: Arc<OnceLock<CloseReason>>,
+    hub: Hub,
+    user_id: i64,
+    id: u64,
+}
+
+impl UserSubscription {
+    /// The flag the hub sets when it cuts this socket off.
+    pub fn close_flag(&self) -> Arc<OnceLock<CloseReason>> {
+        self.closed.clone()
+    }
+}
+
+impl Drop for UserSubscription {
+    fn drop(&mut self) {
+        self.hub.unsubscribe_user(self.user_id, self.id);
     }
 }
 
@@ -150,23 +190,14 @@ impl Hub {
         let (tx, rx) = mpsc::channel(self.inner.queue_capacity);
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let closed = Arc::new(OnceLock::new());
-        let mut rooms = self.rooms();
-        *rooms.by_user.entry(user.id).or_default().entry(room).or_default() += 1;
-        let channel = rooms.by_room.entry(room).or_default();
-        let entry = channel.online.entry(user.id).or_insert_with(|| (user.clone(), 0));
-        entry.1 += 1;
-        if entry.1 == 1 {
-            let frame = ServerEvent::UserJoined { user: user.clone() }.encode(Some(room));
-            deliver(channel, &frame, |_| true);
-        }
-        channel.subscribers.push(Subscriber {
+        let subscriber = Subscriber {
             id,
             user_id: user.id,
             tx,
             closed: closed.clone(),
-        });
-        let online = online_list(channel);
-        drop(rooms);
+            user_level: false,
+        };
+        let online = attach(&mut self.rooms(), room, &user, subscriber);
         metrics::gauge!("ws_subscriptions").increment(1.0);
         Subscription {
             rx,
@@ -178,9 +209,91 @@ impl Hub {
         }
     }
 
+    /// Adds a user-level socket of `user`, listening to `rooms` and to
+    /// whatever rooms the user joins while it is open.
+    pub fn subscribe_user(&self, user: UserRef, rooms: &[i64]) -> UserSubscription {
+        let (tx, rx) = mpsc::channel(self.inner.queue_capacity);
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let closed = Arc::new(OnceLock::new());
+        let mut state = self.rooms();
+        state.user_sockets.entry(user.id).or_default().push(UserSocket {
+            id,
+            tx: tx.clone(),
+            closed: closed.clone(),
+        });
+        for &room in rooms {
+            let subscriber = Subscriber {
+                id,
+                user_id: user.id,
+                tx: tx.clone(),
+                closed: closed.clone(),
+                user_level: true,
+            };
+            attach(&mut state, room, &user, subscriber);
+        }
+        drop(state);
+        metrics::gauge!("ws_subscriptions").increment(1.0);
+        UserSubscription {
+            rx,
+            closed,
+            hub: self.clone(),
+            user_id: user.id,
+            id,
+        }
+    }
+
+    /// `user` became a member of `room`: their user-level sockets start
+    /// receiving its frames.
+    pub fn attach_user_sockets(&self, room: i64, user: &UserRef) {
+        let mut state = self.rooms();
+        let sockets: Vec<(u64, mpsc::Sender<Frame>, Arc<OnceLock<CloseReason>>)> = state
+            .user_sockets
+            .get(&user.id)
+            .map(|list| list.iter().map(|s| (s.id, s.tx.clone(), s.closed.clone())).collect())
+            .unwrap_or_default();
+        for (id, tx, closed) in sockets {
+            let present = state
+                .by_room
+                .get(&room)
+                .is_some_and(|c| c.subscribers.iter().any(|s| s.id == id));
+            if !present {
+                attach(
+                    &mut state,
+                    room,
+                    user,
+                    Subscriber {
+                        id,
+                        user_id: user.id,
+                        tx,
+                        closed,
+                        user_level: true,
+                    },
+                );
+            }
+        }
+    }
+
+    fn unsubscribe_user(&self, user_id: i64, id: u64) {
+        let mut state = self.rooms();
+        if let Some(list) = state.user_sockets.get_mut(&user_id) {
+            list.retain(|s| s.id != id);
+            if list.is_empty() {
+                state.user_sockets.remove(&user_id);
+            }
+        }
+        let Rooms { by_room, by_user, .. } = &mut *state;
+        by_room.retain(|&room, channel| {
+            for user in remove(channel, room, |s| s.id == id, None) {
+                forget_socket(by_user, user, room);
+            }
+            !channel.subscribers.is_empty()
+        });
+        metrics::gauge!("ws_subscriptions").decrement(1.0);
+    }
+
     fn unsubscribe(&self, room: i64, id: u64) {
         let mut rooms = self.rooms();
-        let Rooms { by_room, by_user } = &mut *rooms;
+        let Rooms { by_room, by_user, .. } = &mut *rooms;
         if let Some(channel) = by_room.get_mut(&room) {
             for user_id in remove(channel, room, |s| s.id == id, None) {
                 forget_socket(by_user, user_id, room);
@@ -204,7 +317,7 @@ impl Hub {
 
     fn publish_filtered(&self, room: i64, frame: &Frame, wanted: impl Fn(&Subscriber) -> bool) {
         let mut rooms = self.rooms();
-        let Rooms { by_room, by_user } = &mut *rooms;
+        let Rooms { by_room, by_user, .. } = &mut *rooms;
         let Some(channel) = by_room.get_mut(&room) else { return };
         let slow = deliver(channel, frame, wanted);
         for id in slow {
@@ -223,17 +336,28 @@ impl Hub {
             .map(|r| r.keys().copied().collect())
             .unwrap_or_default();
         for room in rooms {
-            self.publish_filtered(room, frame, |s| s.user_id == user_id);
+            self.publish_filtered(room, frame, |s| s.user_id == user_id && !s.user_level);
+        }
+        // Each user-level socket once, however many rooms it listens to.
+        if let Some(sockets) = self.rooms().user_sockets.get(&user_id) {
+            for socket in sockets {
+                if let Err(mpsc::error::TrySendError::Full(_)) = socket.tx.try_send(frame.clone()) {
+                    let _ = socket.closed.set(CloseReason::SlowConsumer);
+                    metrics::counter!("ws_slow_consumer_closes_total").increment(1);
+                }
+            }
         }
     }
 
     /// Cuts off every socket of `room` (the room was deleted).
     pub fn close_room(&self, room: i64) {
         let mut rooms = self.rooms();
-        let Rooms { by_room, by_user } = &mut *rooms;
+        let Rooms { by_room, by_user, .. } = &mut *rooms;
         if let Some(mut channel) = by_room.remove(&room) {
             for subscriber in channel.subscribers.drain(..) {
-                let _ = subscriber.closed.set(CloseReason::RoomClosed);
+                if !subscriber.user_level {
+                    let _ = subscriber.closed.set(CloseReason::RoomClosed);
+                }
                 forget_socket(by_user, subscriber.user_id, room);
             }
         }
@@ -242,9 +366,13 @@ impl Hub {
     /// Cuts off `user_id`'s sockets in `room` (they were removed from it).
     pub fn disconnect(&self, room: i64, user_id: i64) {
         let mut rooms = self.rooms();
-        let Rooms { by_room, by_user } = &mut *rooms;
+        let Rooms { by_room, by_user, .. } = &mut *rooms;
         if let Some(channel) = by_room.get_mut(&room) {
-            for gone in remove(channel, room, |s| s.user_id == user_id, Some(CloseReason::Removed)) {
+            let closing = |s: &Subscriber| s.user_id == user_id && !s.user_level;
+            let detaching = |s: &Subscriber| s.user_id == user_id && s.user_level;
+            let room_sockets = remove(channel, room, closing, Some(CloseReason::Removed));
+            let user_sockets = remove(channel, room, detaching, None);
+            for gone in room_sockets.into_iter().chain(user_sockets) {
                 forget_socket(by_user, gone, room);
             }
         }
@@ -275,6 +403,21 @@ fn deliver(channel: &RoomChannel, frame: &Frame, wanted: impl Fn(&Subscriber) ->
         }
     }
     slow
+}
+
+/// Adds a subscriber to a room, counting its user online there (and telling
+/// the room when it is that user's first socket). Returns who is online.
+fn attach(state: &mut Rooms, room: i64, user: &UserRef, subscriber: Subscriber) -> Vec<UserRef> {
+    *state.by_user.entry(user.id).or_default().entry(room).or_default() += 1;
+    let channel = state.by_room.entry(room).or_default();
+    let entry = channel.online.entry(user.id).or_insert_with(|| (user.clone(), 0));
+    entry.1 += 1;
+    if entry.1 == 1 {
+        let frame = ServerEvent::UserJoined { user: user.clone() }.encode(Some(room));
+        deliver(channel, &frame, |_| true);
+    }
+    channel.subscribers.push(subscriber);
+    online_list(channel)
 }
 
 fn forget_socket(by_user: &mut HashMap<i64, HashMap<i64, usize>>, user_id: i64, room: i64) {

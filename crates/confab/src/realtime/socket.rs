@@ -1,23 +1,28 @@
-//! `/ws/chat/{room_id}/`: one room socket, as a session task in the shape of
-//! mini-redis' connection handler: authenticate, subscribe, replay, then
-//! `select!` between the hub's frames, the client's frames, the ping timer
-//! and shutdown.
+//! The sockets: `/ws/chat/{room_id}/` (one room) and `/ws/chat/` (every
+//! room of the user, frames tagged with `"room"`). Each is a session task in
+//! the shape of mini-redis' connection handler: authenticate, subscribe,
+//! replay, then `select!` between the hub's frames, the client's frames, the
+//! ping timer and shutdown.
 //!
 //! Refusals complete the handshake and then close with 4001 (not
 //! authenticated), 4003 (not a developer, or not a member of a public room)
 //! or 4004 (no such active room, or one the caller may not see); nothing about
 //! the room is sent first.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
+use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::event::{Frame, ServerEvent};
-use super::hub::Subscription;
+use super::hub::CloseReason;
 use crate::api::input::Path;
 use crate::app::AppState;
 use crate::auth::extract::{bearer_token, user_for_token};
@@ -40,10 +45,11 @@ mod close {
     pub const POLICY: u16 = 1008;
 }
 
-/// What the handshake carried: the token (query or header) and the resume point.
+/// What the handshake carried: the token (query or header) and the resume
+/// point(s): `after=<id>` on a room socket, `after=<room>:<id>,...` on the user socket.
 struct Handshake {
     token: Option<String>,
-    after: Option<i64>,
+    after: Option<String>,
 }
 
 fn handshake(query: Option<&str>, headers: &HeaderMap) -> Handshake {
@@ -52,12 +58,21 @@ fn handshake(query: Option<&str>, headers: &HeaderMap) -> Handshake {
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "token" => token = Some(value.into_owned()),
-            "after" => after = value.parse().ok(),
+            "after" => after = Some(value.into_owned()),
             _ => {}
         }
     }
     let token = token.or_else(|| bearer_token(headers).ok().flatten().map(str::to_owned));
     Handshake { token, after }
+}
+
+/// Which kind of socket a session serves.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// `/ws/chat/{room_id}/`: one room; client frames are about it.
+    Room(i64),
+    /// `/ws/chat/`: every room of the user; frames carry `"room"`.
+    User,
 }
 
 pub async fn room_socket(
@@ -70,11 +85,32 @@ pub async fn room_socket(
     let handshake = handshake(query.as_deref(), &headers);
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| async move {
-            metrics::gauge!("ws_open_sockets").increment(1.0);
-            run(socket, state, room_id, handshake).await;
-            metrics::gauge!("ws_open_sockets").decrement(1.0);
+        .on_upgrade(move |socket| {
+            let span = tracing::info_span!("socket", room_id, user_id = tracing::field::Empty);
+            counted(run(socket, state, room_id, handshake)).instrument(span)
         })
+}
+
+/// `/ws/chat/`: one socket for every room of the user, plus their notifications.
+pub async fn user_socket(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let handshake = handshake(query.as_deref(), &headers);
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| {
+            let span = tracing::info_span!("user_socket", user_id = tracing::field::Empty);
+            counted(run_user(socket, state, handshake)).instrument(span)
+        })
+}
+
+async fn counted(session: impl std::future::Future<Output = ()>) {
+    metrics::gauge!("ws_open_sockets").increment(1.0);
+    session.await;
+    metrics::gauge!("ws_open_sockets").decrement(1.0);
 }
 
 async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
@@ -85,8 +121,9 @@ async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
     let _ = socket.send(WsMessage::Close(Some(frame))).await;
 }
 
-/// Who may connect, as the policy decides it: the same rule as posting.
-async fn admit(state: &AppState, room_id: i64, token: Option<&str>) -> Result<CurrentUser, (u16, &'static str)> {
+/// The user behind the handshake's token: 4001 without a valid one, 4003
+/// for a user without the developer role.
+async fn authenticate(state: &AppState, token: Option<&str>) -> Result<CurrentUser, (u16, &'static str)> {
     let token = token.ok_or((close::NOT_AUTHENTICATED, "not authenticated"))?;
     let user = user_for_token(state, token)
         .await
@@ -94,6 +131,13 @@ async fn admit(state: &AppState, room_id: i64, token: Option<&str>) -> Result<Cu
     if !user.is_developer() {
         return Err((close::FORBIDDEN, "not a developer"));
     }
+    tracing::Span::current().record("user_id", user.id);
+    Ok(user)
+}
+
+/// Who may open a room socket, as the policy decides it: the same rule as posting.
+async fn admit(state: &AppState, room_id: i64, token: Option<&str>) -> Result<CurrentUser, (u16, &'static str)> {
+    let user = authenticate(state, token).await?;
     let facts = rooms::facts(state.store.reader(), room_id, user.id, false).await;
     match facts.map(|f| policy::take_part(&f.access)) {
         Ok(Ok(())) => Ok(user),
@@ -107,8 +151,6 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         Ok(user) => user,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
-    let span = tracing::info_span!("socket", room_id, user_id = user.id);
-    let _enter = span.enter();
     // Subscribe before reading the room and the replay: whatever commits after
     // this point reaches the queue, whatever committed before is in the replay;
     // the overlap is dropped by message id below.
@@ -121,17 +163,76 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         user: user.as_ref(),
         online: subscription.online.clone(),
     };
-    if send(&mut socket, &established.encode(Some(room_id))).await.is_err() {
+    if send(&mut socket, &established.encode(Some(room_id)), Scope::Room(room_id))
+        .await
+        .is_err()
+    {
         return;
     }
-    let mut replayed_up_to = 0;
-    if let Some(after) = handshake.after {
-        match replay(&state, &user, room_id, after, &mut socket).await {
-            Ok(last) => replayed_up_to = last,
+    let mut replayed = HashMap::new();
+    if let Some(after) = handshake.after.as_deref().and_then(|a| a.trim().parse::<i64>().ok()) {
+        match replay(&state, &user, room_id, after, Scope::Room(room_id), &mut socket).await {
+            Ok(last) => replayed.insert(room_id, last),
             Err(()) => return,
-        }
+        };
     }
-    session(socket, state, user, room_id, &mut subscription, replayed_up_to).await;
+    let closed = subscription.close_flag();
+    drive(
+        socket,
+        &state,
+        &user,
+        Scope::Room(room_id),
+        &mut subscription.rx,
+        &closed,
+        replayed,
+    )
+    .await;
+}
+
+async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) {
+    let user = match authenticate(&state, handshake.token.as_deref()).await {
+        Ok(user) => user,
+        Err((code, reason)) => return close_with(socket, code, reason).await,
+    };
+    let Ok(room_ids) = crate::store::members::active_room_ids(state.store.reader(), user.id).await else {
+        return close_with(socket, close::GOING_AWAY, "database unavailable").await;
+    };
+    // Subscribed before the replay reads the store, as on the room socket.
+    let mut subscription = state.hub.subscribe_user(user.as_ref(), &room_ids);
+    let established = ServerEvent::UserConnectionEstablished {
+        user: user.as_ref(),
+        rooms: room_ids.clone(),
+    };
+    if send(&mut socket, &established.encode(None), Scope::User).await.is_err() {
+        return;
+    }
+    let mut replayed = HashMap::new();
+    for point in handshake.after.as_deref().unwrap_or_default().split(',') {
+        let Some((room, after)) = point.split_once(':') else {
+            continue;
+        };
+        let (Ok(room), Ok(after)) = (room.trim().parse::<i64>(), after.trim().parse::<i64>()) else {
+            continue;
+        };
+        if !room_ids.contains(&room) {
+            continue;
+        }
+        match replay(&state, &user, room, after, Scope::User, &mut socket).await {
+            Ok(last) => replayed.insert(room, last),
+            Err(()) => return,
+        };
+    }
+    let closed = subscription.close_flag();
+    drive(
+        socket,
+        &state,
+        &user,
+        Scope::User,
+        &mut subscription.rx,
+        &closed,
+        replayed,
+    )
+    .await;
 }
 
 /// Sends every live message after `after`, oldest first, or `resync_required`
@@ -141,6 +242,7 @@ async fn replay(
     user: &CurrentUser,
     room_id: i64,
     after: i64,
+    scope: Scope,
     socket: &mut WebSocket,
 ) -> Result<i64, ()> {
     let max = state.config.ws_resume_max;
@@ -150,7 +252,7 @@ async fn replay(
     metrics::counter!("ws_resumes_total").increment(1);
     if page.messages.len() as u64 > max {
         metrics::counter!("ws_resyncs_total").increment(1);
-        send(socket, &ServerEvent::ResyncRequired.encode(Some(room_id)))
+        send(socket, &ServerEvent::ResyncRequired.encode(Some(room_id)), scope)
             .await
             .map_err(|_| ())?;
         // The client refetches over REST; live frames continue from here.
@@ -163,22 +265,32 @@ async fn replay(
             message: Box::new(message),
         }
         .encode(Some(room_id));
-        send(socket, &frame).await.map_err(|_| ())?;
+        send(socket, &frame, scope).await.map_err(|_| ())?;
     }
     Ok(last)
 }
 
-async fn send(socket: &mut WebSocket, frame: &Frame) -> Result<(), axum::Error> {
-    socket.send(WsMessage::Text(frame.text.clone())).await
+/// Writes a frame; on the user socket a room's frames carry `"room"`.
+async fn send(socket: &mut WebSocket, frame: &Frame, scope: Scope) -> Result<(), axum::Error> {
+    let text = match (scope, frame.room) {
+        (Scope::User, Some(room)) => Utf8Bytes::from(format!(
+            "{{\"room\":{room},{}",
+            frame.text.as_str().strip_prefix('{').unwrap_or_default()
+        )),
+        _ => frame.text.clone(),
+    };
+    socket.send(WsMessage::Text(text)).await
 }
 
-async fn session(
+/// The session loop shared by both kinds of socket.
+async fn drive(
     mut socket: WebSocket,
-    state: AppState,
-    user: CurrentUser,
-    room_id: i64,
-    subscription: &mut Subscription,
-    replayed_up_to: i64,
+    state: &AppState,
+    user: &CurrentUser,
+    scope: Scope,
+    queue: &mut mpsc::Receiver<Frame>,
+    closed: &OnceLock<CloseReason>,
+    replayed: HashMap<i64, i64>,
 ) {
     let ping_every = Duration::from_secs(state.config.ws_ping_interval);
     let mut ping = tokio::time::interval(ping_every);
@@ -186,14 +298,25 @@ async fn session(
     let mut last_heard = Instant::now();
     let mut shutdown = state.shutdown.subscribe();
     loop {
+        // A user socket shares one queue among its rooms, so it does not end
+        // when one room lets go of it: a slow consumer is caught here. (Other
+        // verdicts end a room socket's queue after what was queued before.)
+        if closed.get() == Some(&CloseReason::SlowConsumer) {
+            let reason = CloseReason::SlowConsumer;
+            return close_with(socket, reason.code(), reason.text()).await;
+        }
         tokio::select! {
-            frame = subscription.rx.recv() => match frame {
+            frame = queue.recv() => match frame {
                 Some(frame) => {
-                    if frame.message_id.is_some_and(|id| id <= replayed_up_to) {
-                        continue; // already sent by the replay
+                    let already_sent = match (frame.message_id, frame.room) {
+                        (Some(id), Some(room)) => replayed.get(&room).is_some_and(|last| id <= *last),
+                        _ => false,
+                    };
+                    if already_sent {
+                        continue;
                     }
-                    metrics::histogram!("ws_queue_depth").record(subscription.rx.len() as f64);
-                    if send(&mut socket, &frame).await.is_err() {
+                    metrics::histogram!("ws_queue_depth").record(queue.len() as f64);
+                    if send(&mut socket, &frame, scope).await.is_err() {
                         return;
                     }
                     if frame.kind == "chat_message" {
@@ -202,8 +325,7 @@ async fn session(
                     }
                 }
                 None => {
-                    let reason = subscription.close_reason();
-                    let (code, text) = reason.map_or((close::GOING_AWAY, "closed"), |r| (r.code(), r.text()));
+                    let (code, text) = closed.get().map_or((close::GOING_AWAY, "closed"), |r| (r.code(), r.text()));
                     return close_with(socket, code, text).await;
                 }
             },
@@ -211,15 +333,15 @@ async fn session(
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(WsMessage::Text(text))) => {
-                        if let Some(reply) = handle_client_frame(&state, &user, room_id, text.as_str()).await {
-                            if send(&mut socket, &reply).await.is_err() {
+                        if let Some(reply) = handle_client_frame(state, user, scope, text.as_str()).await {
+                            if send(&mut socket, &reply, scope).await.is_err() {
                                 return;
                             }
                         }
                     }
                     Some(Ok(WsMessage::Binary(_))) => {
                         let reply = error_frame("invalid_json", "Frames must be JSON text.");
-                        if send(&mut socket, &reply).await.is_err() {
+                        if send(&mut socket, &reply, scope).await.is_err() {
                             return;
                         }
                     }
@@ -227,10 +349,10 @@ async fn session(
                     Some(Ok(WsMessage::Close(_))) | None => return,
                     Some(Err(error)) => {
                         // tungstenite refuses frames over the limit with a capacity error.
-                        let too_big = error.to_string().to_ascii_lowercase().contains("too long")
-                            || error.to_string().to_ascii_lowercase().contains("capacity");
-                        let (code, text) = if too_big { (close::TOO_BIG, "frame too large") } else { (close::POLICY, "protocol error") };
-                        return close_with(socket, code, text).await;
+                        let text = error.to_string().to_ascii_lowercase();
+                        let too_big = text.contains("too long") || text.contains("capacity");
+                        let (code, reason) = if too_big { (close::TOO_BIG, "frame too large") } else { (close::POLICY, "protocol error") };
+                        return close_with(socket, code, reason).await;
                     }
                 }
             },
@@ -260,6 +382,7 @@ async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
 }
 
 fn error_frame(code: &'static str, detail: impl Into<String>) -> Frame {
+    // Errors answer one socket's frame; they carry no room.
     ServerEvent::Error {
         code,
         detail: detail.into(),
@@ -283,7 +406,7 @@ fn error_to_frame(error: &Error) -> Frame {
 
 /// Handles one client frame; returns the frame to answer with, if any (the
 /// effects of a message or a read reach every socket through the hub).
-async fn handle_client_frame(state: &AppState, user: &CurrentUser, room_id: i64, text: &str) -> Option<Frame> {
+async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope, text: &str) -> Option<Frame> {
     let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) else {
         return Some(error_frame("invalid_json", "Frames must be JSON objects."));
     };
@@ -296,8 +419,25 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, room_id: i64,
         _ => "unknown".to_owned(),
     };
     metrics::counter!("ws_frames_in_total", "type" => label).increment(1);
+    // On the user socket a frame names its room, which must be one of the user's.
+    let room_id = match scope {
+        Scope::Room(room_id) => room_id,
+        Scope::User if kind == "ping" => 0,
+        Scope::User => {
+            let Some(room_id) = map.remove("room").and_then(|r| r.as_i64()) else {
+                return Some(error_frame("invalid_field", r#"{"room":["This field is required."]}"#));
+            };
+            let member = rooms::facts(state.store.reader(), room_id, user.id, false)
+                .await
+                .is_ok_and(|f| policy::take_part(&f.access).is_ok());
+            if !member {
+                return Some(error_frame("not_a_member", "You are not a member of this room."));
+            }
+            room_id
+        }
+    };
     match kind.as_str() {
-        "ping" => Some(ServerEvent::Pong.encode(Some(room_id))),
+        "ping" => Some(ServerEvent::Pong.encode(None)),
         "typing" => {
             let Some(is_typing) = map.get("is_typing").and_then(Value::as_bool) else {
                 return Some(error_frame(

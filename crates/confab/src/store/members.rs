@@ -30,6 +30,25 @@ pub async fn of_room<C: ConnectionTrait>(db: &C, room_id: i64) -> Result<Vec<roo
         .await
 }
 
+/// Ids of the active rooms `user_id` belongs to, in id order.
+pub async fn active_room_ids<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Vec<i64>, DbErr> {
+    use super::entities::rooms;
+    let active = sea_orm::sea_query::Query::select()
+        .column(rooms::Column::Id)
+        .from(rooms::Entity)
+        .and_where(rooms::Column::IsActive.eq(true))
+        .to_owned();
+    room_members::Entity::find()
+        .select_only()
+        .column(room_members::Column::RoomId)
+        .filter(room_members::Column::UserId.eq(user_id))
+        .filter(room_members::Column::RoomId.in_subquery(active))
+        .order_by_asc(room_members::Column::RoomId)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// `user_id`'s memberships among `room_ids`.
 pub async fn of_user_in<C: ConnectionTrait>(
     db: &C,
