@@ -316,8 +316,15 @@ async fn drive(
                         continue;
                     }
                     metrics::histogram!("ws_queue_depth").record(queue.len() as f64);
-                    if send(&mut socket, &frame, scope).await.is_err() {
-                        return;
+                    // A client that stops reading blocks the write once the kernel's
+                    // buffers are full; past two ping intervals it is given up on.
+                    match tokio::time::timeout(ping_every * 2, send(&mut socket, &frame, scope)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return,
+                        Err(_) => {
+                            tracing::debug!("socket write stalled: dropping the connection");
+                            return;
+                        }
                     }
                     if frame.kind == "chat_message" {
                         let latency = frame.encoded_at.elapsed().as_secs_f64();

@@ -721,3 +721,87 @@ async fn the_user_socket_resumes_per_room() {
         vec![(one, ids[&one][2]), (two, ids[&two][1]), (two, ids[&two][2])]
     );
 }
+
+/// A client that stops reading: the hub drops it once its queue is full
+/// (memory stays bounded), the others keep receiving everything, and when the
+/// laggard reads again it finds a 1013 close after what was queued.
+#[tokio::test]
+async fn a_socket_that_cannot_keep_up_is_closed_and_the_others_are_not_slowed() {
+    // Enough to overflow the kernel's socket buffers (up to 4 MiB here) as well.
+    const POSTS: usize = 1500;
+    let app = spawn_app_with(|c| c.ws_queue_capacity = 16).await;
+    let alice = app.developer("alice").await;
+    let room = app.room(&alice, "busy", "public").await;
+
+    let (mut healthy, _) = established(&app, room, &alice).await;
+    let reader = tokio::spawn(async move {
+        let mut seen = 0;
+        while seen < POSTS {
+            if next_of(&mut healthy, "chat_message").await["type"] == "chat_message" {
+                seen += 1;
+            }
+        }
+        seen
+    });
+
+    // The laggard's receive window is tiny, so its frames back up at once.
+    let tcp = tokio::net::TcpSocket::new_v4().unwrap();
+    tcp.set_recv_buffer_size(2048).unwrap();
+    let stream = tcp.connect(app.addr).await.unwrap();
+    let url = format!("ws://{}/ws/chat/{room}/?token={}", app.addr, alice.token);
+    let (mut laggard, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+
+    // Posted in-process, through the same use case as REST, to be quick.
+    let sender = confab::auth::CurrentUser {
+        id: alice.id,
+        username: alice.username.clone(),
+        roles: vec!["developer".into()],
+    };
+    for _ in 0..POSTS {
+        let input = || {
+            Ok(confab::chat::messages::NewMessageInput {
+                content: "x".repeat(4000),
+                message_type: confab::chat::types::MessageType::Text,
+                reply_to: None,
+                client_id: None,
+            })
+        };
+        confab::chat::messages::post(&app.state.store, &app.state.hub, &sender, room, input)
+            .await
+            .unwrap();
+    }
+    assert_eq!(reader.await.unwrap(), POSTS, "the healthy socket got everything");
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ws_slow_consumer_closes_total"),
+        "the close is counted"
+    );
+    let mut delivered = 0;
+    loop {
+        match tokio::time::timeout(WAIT, laggard.next())
+            .await
+            .expect("the laggard is closed, not left hanging")
+        {
+            Some(Ok(Message::Text(_))) => delivered += 1,
+            Some(Ok(Message::Close(Some(frame)))) => {
+                assert_eq!(u16::from(frame.code), 1013, "{frame:?}");
+                break;
+            }
+            Some(Ok(_)) => {}
+            other => panic!("expected a 1013 close, got {other:?}"),
+        }
+    }
+    assert!(
+        delivered < POSTS,
+        "the laggard was cut off, not buffered without bound ({delivered} frames)"
+    );
+}
