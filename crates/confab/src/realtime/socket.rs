@@ -27,7 +27,7 @@ use crate::api::input::Path;
 use crate::app::AppState;
 use crate::auth::extract::{bearer_token, user_for_token};
 use crate::auth::CurrentUser;
-use crate::chat::messages;
+use crate::chat::messages::{self, Posted};
 use crate::chat::{policy, rooms};
 use crate::error::Error;
 use crate::store::messages::Cursor;
@@ -469,7 +469,14 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
             let body = crate::api::input::JsonObject(map);
             let input = move || crate::api::messages::message_input(body);
             match messages::post_detached(state, user, room_id, input).await {
-                Ok(_) => None, // the echo comes through the hub, in order
+                // The echo of a new message comes through the hub, in order.
+                Ok((_, Posted::Created)) => None,
+                // A retried client_id stores nothing and broadcasts nothing: the
+                // sender alone gets the first message back, as its acknowledgement.
+                Ok((message, Posted::Duplicate)) => {
+                    let message = Box::new(message);
+                    Some(ServerEvent::ChatMessage { message }.encode(Some(room_id)))
+                }
                 Err(error) => Some(error_to_frame(&error)),
             }
         }

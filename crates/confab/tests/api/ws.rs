@@ -805,3 +805,51 @@ async fn a_socket_that_cannot_keep_up_is_closed_and_the_others_are_not_slowed() 
         "the laggard was cut off, not buffered without bound ({delivered} frames)"
     );
 }
+
+#[tokio::test]
+async fn socket_messages_are_rate_limited_and_retries_are_acknowledged_to_the_sender() {
+    let app = spawn_app_with(|c| {
+        c.ws_message_rate = 1;
+        c.ws_message_burst = 2;
+    })
+    .await;
+    let alice = app.developer("alice").await;
+    let bob = app.developer("bob").await;
+    let room = app.room(&alice, "general", "public").await;
+    let (mut a, _) = established(&app, room, &alice).await;
+
+    // A member joining over REST reaches the room's sockets.
+    app.post(&format!("/api/chat/rooms/{room}/join/"), &bob, json!({}))
+        .await;
+    assert_eq!(
+        next_json(&mut a).await,
+        json!({"type": "member_added", "user": {"id": bob.id, "username": "bob"}})
+    );
+
+    send(
+        &mut a,
+        json!({"type": "chat_message", "content": "one", "client_id": "k-1"}),
+    )
+    .await;
+    let first = next_of(&mut a, "chat_message").await;
+    // The same client_id again: nothing new is stored, the sender gets the first message back.
+    send(
+        &mut a,
+        json!({"type": "chat_message", "content": "one", "client_id": "k-1"}),
+    )
+    .await;
+    let again = next_of(&mut a, "chat_message").await;
+    assert_eq!(again["message"]["id"], first["message"]["id"]);
+    // The burst of two is spent: the third message is refused, the socket stays open.
+    send(&mut a, json!({"type": "chat_message", "content": "three"})).await;
+    let refused = next_json(&mut a).await;
+    assert_eq!(
+        (refused["type"].clone(), refused["code"].clone()),
+        (json!("error"), json!("rate_limited")),
+        "{refused}"
+    );
+    send(&mut a, json!({"type": "ping"})).await;
+    assert_eq!(next_json(&mut a).await["type"], "pong");
+    let (_, history) = app.get(&format!("/api/chat/rooms/{room}/messages/"), &alice).await;
+    assert_eq!(history["results"].as_array().unwrap().len(), 1);
+}
