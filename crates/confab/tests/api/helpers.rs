@@ -185,6 +185,60 @@ impl TestApp {
     }
 }
 
+/// A response as a bare client sees it.
+pub struct RawResponse {
+    pub status: StatusCode,
+    pub www_authenticate: Option<String>,
+    pub json: Value,
+}
+
+/// Sends a request with exactly this `Authorization` header (or none), for
+/// the tests of the authentication gate.
+pub async fn call_raw(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    authorization: Option<&str>,
+    body: Option<&Value>,
+) -> RawResponse {
+    let mut request = app.client.request(method, app.url(path));
+    if let Some(authorization) = authorization {
+        request = request.header(reqwest::header::AUTHORIZATION, authorization);
+    }
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    let www_authenticate = response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let json: Value = response.json().await.expect("a JSON body");
+    RawResponse {
+        status,
+        www_authenticate,
+        json,
+    }
+}
+
+pub fn not_found() -> Value {
+    serde_json::json!({"detail": "Not found."})
+}
+
+pub fn forbidden() -> Value {
+    serde_json::json!({"detail": "You do not have permission to perform this action."})
+}
+
+/// Asserts an RFC 3339 UTC timestamp, e.g. `2024-01-01T12:00:00.123456Z`.
+pub fn assert_timestamp(value: &Value) {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("expected a timestamp, got {value}"));
+    assert!(text.ends_with('Z'), "not UTC: {text}");
+    chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("not RFC 3339: {text}: {e}"));
+}
+
 /// Asserts a DRF-shaped error: `{"detail": "..."}`.
 pub fn assert_detail(status: StatusCode, body: &Value, expected: StatusCode) {
     assert_eq!(status, expected, "{body}");

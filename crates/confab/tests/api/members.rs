@@ -4,11 +4,10 @@
 use std::collections::BTreeSet;
 
 use confab::auth::accounts;
-use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_detail, spawn_app, TestApp, TestUser};
+use crate::helpers::{assert_detail, call_raw, forbidden, not_found, spawn_app, RawResponse, TestApp, TestUser};
 
 fn members_path(room: i64) -> String {
     format!("/api/chat/rooms/{room}/members/")
@@ -16,14 +15,6 @@ fn members_path(room: i64) -> String {
 
 fn member_path(room: i64, user_id: i64) -> String {
     format!("/api/chat/rooms/{room}/members/{user_id}/")
-}
-
-fn not_found() -> Value {
-    json!({"detail": "Not found."})
-}
-
-fn forbidden() -> Value {
-    json!({"detail": "You do not have permission to perform this action."})
 }
 
 /// Asserts a member object: exactly `{user, role, joined_at, is_online}`.
@@ -982,20 +973,11 @@ async fn every_members_endpoint_requires_a_developer_token() {
             ),
         ];
         for (case, authorization, expected) in credentials {
-            let mut request = app.client.request(method.clone(), app.url(path));
-            if let Some(authorization) = authorization {
-                request = request.header(reqwest::header::AUTHORIZATION, authorization);
-            }
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send().await.expect("request sent");
-            let status = response.status();
-            let www_authenticate = response
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .map(|v| v.to_str().unwrap().to_owned());
-            let json: Value = response.json().await.expect("a JSON body");
+            let RawResponse {
+                status,
+                www_authenticate,
+                json,
+            } = call_raw(&app, method.clone(), path, authorization.as_deref(), body.as_ref()).await;
             let what = format!("{method} {path} with {case}");
             assert_detail(status, &json, expected);
             if expected == StatusCode::UNAUTHORIZED {

@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use confab::store::entities::messages as rows;
 use futures::future::join_all;
-use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Method, StatusCode};
 use sea_orm::EntityTrait;
 use serde_json::{json, Map, Value};
 
-use crate::helpers::{spawn_app, TestApp, TestUser};
+use crate::helpers::{assert_timestamp, call_raw, forbidden, not_found, spawn_app, RawResponse, TestApp, TestUser};
 
 const MESSAGE_KEYS: [&str; 12] = [
     "id",
@@ -49,29 +48,12 @@ fn room_path(room: i64) -> String {
     format!("/api/chat/rooms/{room}/")
 }
 
-fn not_found() -> Value {
-    json!({"detail": "Not found."})
-}
-
-fn forbidden() -> Value {
-    json!({"detail": "You do not have permission to perform this action."})
-}
-
 fn not_a_member() -> Value {
     json!({"detail": "You are not a member of this room."})
 }
 
 fn marked_read() -> Value {
     json!({"detail": "Marked as read."})
-}
-
-/// Asserts an RFC 3339 UTC timestamp, e.g. `2024-01-01T12:00:00.123456Z`.
-fn assert_timestamp(value: &Value) {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a timestamp, got {value}"));
-    assert!(text.ends_with('Z'), "not UTC: {text}");
-    chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("not RFC 3339: {text}: {e}"));
 }
 
 /// Asserts a 400 that names exactly `field`, with exactly `message`.
@@ -565,20 +547,18 @@ async fn every_message_endpoint_requires_a_developer_token() {
             ("no token", None, StatusCode::UNAUTHORIZED),
             ("non-developer", Some(&outsider.token), StatusCode::FORBIDDEN),
         ] {
-            let mut request = app.client.request(method.clone(), app.url(path));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send().await.expect("request sent");
-            let status = response.status();
-            let www_authenticate = response
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .map(|v| v.to_str().unwrap().to_owned());
-            let json: Value = response.json().await.expect("a JSON body");
+            let RawResponse {
+                status,
+                www_authenticate,
+                json,
+            } = call_raw(
+                &app,
+                method.clone(),
+                path,
+                token.map(|t| format!("Bearer {t}")).as_deref(),
+                body.as_ref(),
+            )
+            .await;
             let what = format!("{method} {path} with {case}");
             assert_eq!(status, expected, "{what}: {json}");
             assert!(json["detail"].is_string(), "{what}: {json}");

@@ -5,21 +5,16 @@
 
 use std::collections::BTreeSet;
 
-use reqwest::header::WWW_AUTHENTICATE;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, TestUser};
+use crate::helpers::{call_raw, not_found, spawn_app, RawResponse, TestApp, TestUser};
 
 const NOTIFICATIONS: &str = "/api/chat/notifications/";
 const READ_ALL: &str = "/api/chat/notifications/read_all/";
 
 fn read_path(id: i64) -> String {
     format!("/api/chat/notifications/{id}/read/")
-}
-
-fn not_found() -> Value {
-    json!({"detail": "Not found."})
 }
 
 fn id_of(value: &Value) -> i64 {
@@ -571,17 +566,18 @@ async fn every_notification_endpoint_requires_a_developer_token() {
             ("no token", None, StatusCode::UNAUTHORIZED),
             ("non-developer", Some(&outsider.token), StatusCode::FORBIDDEN),
         ] {
-            let mut request = app.client.request(method.clone(), app.url(path));
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let response = request.send().await.expect("request sent");
-            let status = response.status();
-            let www_authenticate = response
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .map(|v| v.to_str().unwrap().to_owned());
-            let json: Value = response.json().await.expect("a JSON body");
+            let RawResponse {
+                status,
+                www_authenticate,
+                json,
+            } = call_raw(
+                &app,
+                method.clone(),
+                path,
+                token.map(|t| format!("Bearer {t}")).as_deref(),
+                None,
+            )
+            .await;
             let what = format!("{method} {path} with {case}");
             assert_eq!(status, expected, "{what}: {json}");
             assert!(json["detail"].is_string(), "{what}: {json}");

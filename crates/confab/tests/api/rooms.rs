@@ -4,33 +4,18 @@
 use std::collections::BTreeSet;
 
 use confab::auth::jwt::TokenType;
-use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_detail, spawn_app, TestApp, TestUser};
+use crate::helpers::{
+    assert_detail, assert_timestamp, call_raw, forbidden, not_found, spawn_app, RawResponse, TestApp, TestUser,
+};
 
 const ROOMS: &str = "/api/chat/rooms/";
 
 fn room_path(id: i64) -> String {
     format!("/api/chat/rooms/{id}/")
-}
-
-fn not_found() -> Value {
-    json!({"detail": "Not found."})
-}
-
-fn forbidden() -> Value {
-    json!({"detail": "You do not have permission to perform this action."})
-}
-
-/// Asserts an RFC 3339 UTC timestamp, e.g. `2024-01-01T12:00:00.123456Z`.
-fn assert_timestamp(value: &Value) {
-    let text = value
-        .as_str()
-        .unwrap_or_else(|| panic!("expected a timestamp, got {value}"));
-    assert!(text.ends_with('Z'), "not UTC: {text}");
-    chrono::DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("not RFC 3339: {text}: {e}"));
 }
 
 /// Names of a page of rooms, in order.
@@ -1325,20 +1310,11 @@ async fn every_rooms_endpoint_requires_a_developer_token() {
     ];
     for (method, path, body) in &endpoints {
         for (case, authorization, expected, code) in &credentials {
-            let mut request = app.client.request(method.clone(), app.url(path));
-            if let Some(authorization) = authorization {
-                request = request.header(reqwest::header::AUTHORIZATION, authorization);
-            }
-            if let Some(body) = body {
-                request = request.json(body);
-            }
-            let response = request.send().await.expect("request sent");
-            let status = response.status();
-            let www_authenticate = response
-                .headers()
-                .get(WWW_AUTHENTICATE)
-                .map(|v| v.to_str().unwrap().to_owned());
-            let json: Value = response.json().await.expect("a JSON body");
+            let RawResponse {
+                status,
+                www_authenticate,
+                json,
+            } = call_raw(&app, method.clone(), path, authorization.as_deref(), body.as_ref()).await;
             let what = format!("{method} {path} with {case}");
             assert_eq!(status, *expected, "{what}: {json}");
             assert!(json["detail"].is_string(), "{what}: {json}");
