@@ -43,6 +43,7 @@ mod close {
     pub const GOING_AWAY: u16 = 1001;
     pub const TOO_BIG: u16 = 1009;
     pub const POLICY: u16 = 1008;
+    pub const TRY_AGAIN: u16 = 1013;
 }
 
 /// What the handshake carried: the token (query or header) and the resume
@@ -125,9 +126,10 @@ async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
 /// for a user without the developer role.
 async fn authenticate(state: &AppState, token: Option<&str>) -> Result<CurrentUser, (u16, &'static str)> {
     let token = token.ok_or((close::NOT_AUTHENTICATED, "not authenticated"))?;
-    let user = user_for_token(state, token)
-        .await
-        .map_err(|_| (close::NOT_AUTHENTICATED, "not authenticated"))?;
+    let user = user_for_token(state, token).await.map_err(|error| match error {
+        Error::Unauthorized { .. } => (close::NOT_AUTHENTICATED, "not authenticated"),
+        _ => (close::TRY_AGAIN, "try again later"),
+    })?;
     if !user.is_developer() {
         return Err((close::FORBIDDEN, "not a developer"));
     }
@@ -142,7 +144,9 @@ async fn admit(state: &AppState, room_id: i64, token: Option<&str>) -> Result<Cu
     match facts.map(|f| policy::take_part(&f.access)) {
         Ok(Ok(())) => Ok(user),
         Ok(Err(Error::Forbidden(_))) => Err((close::FORBIDDEN, "not a member")),
-        _ => Err((close::NOT_FOUND, "no such room")),
+        Ok(Err(_)) | Err(Error::NotFound) => Err((close::NOT_FOUND, "no such room")),
+        // The database did not answer: not the client's fault, and no verdict on the room.
+        Err(_) => Err((close::TRY_AGAIN, "try again later")),
     }
 }
 
@@ -195,7 +199,7 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
     let Ok(room_ids) = crate::store::members::active_room_ids(state.store.reader(), user.id).await else {
-        return close_with(socket, close::GOING_AWAY, "database unavailable").await;
+        return close_with(socket, close::TRY_AGAIN, "try again later").await;
     };
     // Subscribed before the replay reads the store, as on the room socket.
     let mut subscription = state.hub.subscribe_user(user.as_ref(), &room_ids);
