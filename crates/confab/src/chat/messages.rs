@@ -124,13 +124,12 @@ pub async fn post(
         read_count: 0,
         ..message.clone()
     };
-    hub.publish(
-        room_id,
-        &ServerEvent::ChatMessage {
-            message: Box::new(broadcast),
-        }
-        .encode(Some(room_id)),
-    );
+    let mut frame = ServerEvent::ChatMessage {
+        message: Box::new(broadcast),
+    }
+    .encode(Some(room_id));
+    frame.seq = Some(seq);
+    hub.publish(room_id, &frame);
     notifications::publish(hub, sent);
     Ok((message, Posted::Created))
 }

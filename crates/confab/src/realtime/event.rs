@@ -74,6 +74,7 @@ impl ServerEvent {
         Frame {
             room,
             message_id,
+            seq: None,
             kind: self.kind(),
             encoded_at: Instant::now(),
             text: Utf8Bytes::from(text),
@@ -110,6 +111,11 @@ pub struct Frame {
     /// For `chat_message` frames: the message id, so a resuming socket can
     /// drop what its replay already sent.
     pub message_id: Option<i64>,
+    /// For `chat_message` frames published after a commit: the message's
+    /// position in its room (1, 2, 3...). Not on the wire; it is what a node
+    /// receiving events from others (the Redis backplane) checks to detect a
+    /// gap and fill it from the store.
+    pub seq: Option<i64>,
     /// The `type` of the frame, for metrics.
     pub kind: &'static str,
     /// When it was encoded, right after the commit it reports: the start of
