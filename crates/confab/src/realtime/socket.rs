@@ -436,7 +436,7 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
         Scope::User if kind == "ping" => 0,
         Scope::User => {
             let Some(room_id) = map.remove("room").and_then(|r| r.as_i64()) else {
-                return Some(error_frame("invalid_field", r#"{"room":["This field is required."]}"#));
+                return Some(error_to_frame(&Error::field("room", "This field is required.")));
             };
             let member = rooms::facts(state.store.reader(), room_id, user.id, false)
                 .await
@@ -451,10 +451,7 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
         "ping" => Some(ServerEvent::Pong.encode(None)),
         "typing" => {
             let Some(is_typing) = map.get("is_typing").and_then(Value::as_bool) else {
-                return Some(error_frame(
-                    "invalid_field",
-                    r#"{"is_typing":["Must be true or false."]}"#,
-                ));
+                return Some(error_to_frame(&Error::field("is_typing", "Must be true or false.")));
             };
             let frame = ServerEvent::Typing {
                 user: user.as_ref(),
@@ -486,10 +483,10 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
         }
         "mark_read" => {
             let Some(message_id) = map.get("message_id").and_then(Value::as_i64) else {
-                return Some(error_frame(
-                    "invalid_field",
-                    r#"{"message_id":["A valid integer is required."]}"#,
-                ));
+                return Some(error_to_frame(&Error::field(
+                    "message_id",
+                    "A valid integer is required.",
+                )));
             };
             match messages::mark_read(&state.store, &state.hub, user, message_id).await {
                 Ok(_) => None,
