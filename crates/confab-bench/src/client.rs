@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
@@ -256,7 +257,12 @@ pub async fn connect_room(
         }
         let stream = socket.connect(server).await.map_err(ConnectError::Tcp)?;
         stream.set_nodelay(true).map_err(ConnectError::Tcp)?;
-        let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
+        // tungstenite's default buffers are 128 KiB each per socket: far too
+        // much at 20,000 sockets for frames of a few hundred bytes.
+        let config = WebSocketConfig::default()
+            .read_buffer_size(16 * 1024)
+            .write_buffer_size(0);
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config))
             .await
             .map_err(|e| ConnectError::Handshake(e.to_string()))?;
         loop {

@@ -49,6 +49,8 @@ pub struct ConnectReport {
     pub rss_before_kib: Option<u64>,
     pub rss_after_kib: Option<u64>,
     pub rss_per_socket_kib: Option<f64>,
+    /// The bench's own resident memory with every socket open.
+    pub bench_rss_kib: Option<u64>,
 }
 
 impl ConnectReport {
@@ -74,7 +76,8 @@ impl ConnectReport {
             .row(
                 "server RSS per socket",
                 self.rss_per_socket_kib.map_or("-".into(), |v| format!("{v:.1} KiB")),
-            );
+            )
+            .row("bench RSS", kib(self.bench_rss_kib));
         t.render()
     }
 }
@@ -141,6 +144,7 @@ pub async fn run(bench: &Bench, params: &ConnectParams) -> anyhow::Result<Connec
         }
         None => None,
     };
+    let bench_rss_kib = rss_kib(std::process::id()).ok();
     let hold = Duration::from_secs_f64(params.hold.max(0.0));
     tokio::time::sleep(hold.saturating_sub(hold_started.elapsed())).await;
     stop_tx.send_replace(true);
@@ -167,5 +171,6 @@ pub async fn run(bench: &Bench, params: &ConnectParams) -> anyhow::Result<Connec
         rss_before_kib: rss_before,
         rss_after_kib: rss_after,
         rss_per_socket_kib,
+        bench_rss_kib,
     })
 }
