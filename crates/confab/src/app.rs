@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::handler::Handler;
 use axum::http::{header, HeaderValue, Method};
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tower::{Layer, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -83,7 +85,8 @@ pub fn router(state: AppState) -> Router {
     let docs = SwaggerUi::new("/api/docs").url("/api/docs/openapi.json", ApiDoc::openapi());
     Router::new()
         .merge(api::routes())
-        .fallback(|| async { Error::NotFound })
+        // Anything the API does not route is a file of the web client, or a 404.
+        .fallback(crate::web::serve.layer(CompressionLayer::new()))
         .method_not_allowed_fallback(|method: Method| async move { Error::MethodNotAllowed(method.to_string()) })
         .layer(axum::middleware::from_fn(telemetry::track_http))
         .with_state(state)

@@ -17,6 +17,7 @@
 //! - [`realtime`]: WebSocket sessions and the hub that fans events out to them.
 //! - [`error`]: the one error type, rendered in DRF's JSON shapes.
 //! - [`telemetry`]: tracing, request ids and Prometheus metrics.
+//! - [`web`]: the browser client (`web/`), embedded in the binary and served at `/`.
 //! - [`cli`]: the admin commands (`confab user ...`, `confab token ...`), which use
 //!   the same store and rules as the API.
 
@@ -30,3 +31,4 @@ pub mod error;
 pub mod realtime;
 pub mod store;
 pub mod telemetry;
+pub mod web;

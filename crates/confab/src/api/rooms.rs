@@ -99,7 +99,7 @@ pub async fn create(
     };
     Ok((
         StatusCode::CREATED,
-        Json(rooms::create(&state.store, &user, new).await?),
+        Json(rooms::create(&state.store, &state.hub, &user, new).await?),
     ))
 }
 

@@ -74,7 +74,9 @@ pub async fn get(store: &Store, user: &CurrentUser, room_id: i64) -> Result<Room
     present_one(store.reader(), user.id, facts.room).await
 }
 
-pub async fn create(store: &Store, user: &CurrentUser, new: NewRoom) -> Result<Room> {
+/// Creates a room with `user` as its admin; their open user-level sockets
+/// start following it at once.
+pub async fn create(store: &Store, hub: &Hub, user: &CurrentUser, new: NewRoom) -> Result<Room> {
     let txn = store.begin().await?;
     let room = store::rooms::insert(
         &txn,
@@ -88,6 +90,7 @@ pub async fn create(store: &Store, user: &CurrentUser, new: NewRoom) -> Result<R
     .await?;
     store::members::insert(&txn, room.id, user.id, Role::Admin.as_str()).await?;
     txn.commit().await?;
+    super::members::announce_arrival(hub, room.id, user.as_ref());
     present_one(store.reader(), user.id, room).await
 }
 

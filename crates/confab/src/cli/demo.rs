@@ -49,7 +49,7 @@ pub async fn seed(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
                 description: "Say hello!".into(),
                 room_type: RoomType::Public,
             };
-            rooms::create(store, alice, new).await?
+            rooms::create(store, &state.hub, alice, new).await?
         }
     };
     if !room.is_member {

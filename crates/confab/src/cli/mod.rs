@@ -72,7 +72,7 @@ pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(
         addr = %server.local_addr(),
         backend = state.store.backend().name(),
-        "listening: API docs at http://{}/api/docs/",
+        "listening: web client at http://{0}/, API docs at http://{0}/api/docs/",
         server.local_addr()
     );
     server.run().await

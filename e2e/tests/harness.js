@@ -1,0 +1,145 @@
+// Test harness: a real `confab serve` on its own data directory and port,
+// accounts made with the admin CLI, and Debian's Chromium driven by
+// playwright-core (which never downloads a browser).
+
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+export const SCREENSHOTS = join(root, "e2e", "screenshots");
+const BINARY = process.env.CONFAB_BIN ?? join(root, "target", "debug", "confab");
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/** One server and its data directory; `restart()` keeps both the data and the port. */
+export class ConfabServer {
+  constructor() {
+    this.dataDir = mkdtempSync(join(tmpdir(), "confab-e2e-"));
+    this.env = {
+      ...process.env,
+      CONFAB_DATA_DIR: this.dataDir,
+      CONFAB_LOG: "warn,confab::cli=info",
+      // The suite sends faster than a person types.
+      CONFAB_WS_MESSAGE_RATE: "1000",
+      CONFAB_WS_MESSAGE_BURST: "1000",
+    };
+    this.port = 0;
+    this.process = null;
+    this.log = "";
+  }
+
+  async start() {
+    const child = spawn(BINARY, ["serve"], {
+      env: { ...this.env, CONFAB_BIND: `127.0.0.1:${this.port}` },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.process = child;
+    const address = await new Promise((resolveAddress, reject) => {
+      const timer = setTimeout(() => reject(new Error(`confab did not start:\n${this.log}`)), 60_000);
+      const read = (chunk) => {
+        this.log += chunk;
+        const match = /addr=(\d+\.\d+\.\d+\.\d+:\d+)/.exec(this.log);
+        if (match) {
+          clearTimeout(timer);
+          resolveAddress(match[1]);
+        }
+      };
+      child.stdout.on("data", read);
+      child.stderr.on("data", read);
+      child.on("exit", (code) => reject(new Error(`confab exited with ${code}:\n${this.log}`)));
+    });
+    this.port = Number(address.split(":")[1]);
+    this.url = `http://${address}`;
+    this.log = "";
+    return this;
+  }
+
+  async stop() {
+    const child = this.process;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill("SIGTERM");
+    await exited;
+  }
+
+  async restart() {
+    await this.stop();
+    await this.start();
+  }
+
+  /** Creates an account with the admin CLI, as an operator would. */
+  createUser(username, password, { developer = true } = {}) {
+    const args = ["user", "create", username, "--password-stdin", ...(developer ? ["--developer"] : [])];
+    const result = spawnSync(BINARY, args, { env: this.env, input: `${password}\n`, encoding: "utf8" });
+    if (result.status !== 0) throw new Error(`user create ${username} failed: ${result.stderr}`);
+  }
+
+  /** A REST call as `username`, for setting the scene faster than the UI could. */
+  async api(username, password, method, path, body) {
+    const tokens = await fetch(`${this.url}/api/token/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username, password }),
+    }).then((r) => r.json());
+    const response = await fetch(`${this.url}${path}`, {
+      method,
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${tokens.access}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    return response.status === 204 ? null : response.json();
+  }
+
+  async cleanup() {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function launchBrowser() {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // The machine has no network beyond localhost: keep Chromium from trying.
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
+
+/** A fresh browser context (its own storage) at `viewport`, with page errors collected. */
+export async function openPage(browser, baseUrl, viewport) {
+  const context = await browser.newContext({ viewport, baseURL: baseUrl });
+  context.setDefaultTimeout(10_000);
+  const page = await context.newPage();
+  page.errors = [];
+  page.on("pageerror", (error) => page.errors.push(error));
+  page.on("dialog", (dialog) => {
+    page.errors.push(new Error(`unexpected dialog: ${dialog.message()}`));
+    dialog.dismiss();
+  });
+  await page.goto("/");
+  return page;
+}
+
+export async function login(page, username, password) {
+  await page.getByLabel("Username", { exact: true }).fill(username);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+}
+
+export function screenshot(page, name) {
+  return page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
