@@ -157,6 +157,7 @@ function roomItem(room) {
         "aria-current": room.id === state.roomId ? "true" : null,
         onclick: () => navigateTo(room.id),
       },
+      avatar(room.name, room.room_type === "public" ? "#" : "🔒"),
       h(
         "span",
         { className: "room-line" },
@@ -166,6 +167,14 @@ function roomItem(room) {
       h("span", { className: "room-preview", dir: "auto" }, preview),
     ),
   );
+}
+
+/** A coloured initial, the same colour for the same name everywhere; decorative. */
+function avatar(name, mark) {
+  let hash = 0;
+  for (const char of name) hash = (hash * 31 + char.codePointAt(0)) >>> 0;
+  const initial = mark ?? [...name.trim()][0]?.toUpperCase() ?? "?";
+  return h("span", { className: `avatar hue-${hash % 8}`, "aria-hidden": "true" }, initial);
 }
 
 function roomTypeLabel(room) {
@@ -386,6 +395,7 @@ function messageItem(message, room, seenBy) {
       h(
         "header",
         { className: "message-head" },
+        avatar(message.sender.username),
         h("span", { className: "sender" }, message.sender.username),
         timeElement(message.created_at),
       ),
