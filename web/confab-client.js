@@ -170,9 +170,14 @@ export class ConfabClient extends Emitter {
 
   /** A valid access token, refreshed first when it is about to expire. */
   async accessToken() {
-    const exp = this.access ? jwtPayload(this.access).exp ?? 0 : 0;
-    if (exp - Date.now() / 1000 < this.refreshMarginSeconds) await this.#refreshAccess();
+    const { exp = 0, iat = 0 } = this.access ? jwtPayload(this.access) : {};
+    if (exp - Date.now() / 1000 < this.#margin(exp, iat)) await this.#refreshAccess();
     return this.access;
+  }
+
+  /** How early to refresh: the configured margin, but at most a third of the token's life. */
+  #margin(exp, iat) {
+    return iat ? Math.min(this.refreshMarginSeconds, (exp - iat) / 3) : this.refreshMarginSeconds;
   }
 
   #setTokens({ access, refresh }) {
@@ -182,9 +187,9 @@ export class ConfabClient extends Emitter {
       this.storage?.setItem(REFRESH_KEY, refresh);
     }
     clearTimeout(this.#refreshTimer);
-    const exp = jwtPayload(access).exp;
+    const { exp, iat } = jwtPayload(access);
     if (exp) {
-      const delay = Math.max(1, exp - Date.now() / 1000 - this.refreshMarginSeconds) * 1000;
+      const delay = Math.max(1, exp - Date.now() / 1000 - this.#margin(exp, iat)) * 1000;
       this.#refreshTimer = setTimeout(() => this.#refreshAccess().catch(() => {}), Math.min(delay, 2 ** 31 - 1));
     }
   }

@@ -286,6 +286,12 @@ describe("two users chatting in the web client", () => {
     assert.equal(stored.length, 1, "stored once");
   });
 
+  it("refreshed the short-lived access token while chatting", () => {
+    // The server issues 6 s access tokens here; the client renews them before they expire.
+    assert.ok(alice.refreshes >= 1, `alice's page refreshed ${alice.refreshes} times`);
+    assert.ok(bob.refreshes >= 1, `bob's page refreshed ${bob.refreshes} times`);
+  });
+
   it("keeps the session across a reload and logs out", async () => {
     await alice.reload();
     await messageItem(alice, "all good here").waitFor();

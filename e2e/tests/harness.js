@@ -28,6 +28,9 @@ export class ConfabServer {
       // The suite sends faster than a person types.
       CONFAB_WS_MESSAGE_RATE: "1000",
       CONFAB_WS_MESSAGE_BURST: "1000",
+      // Short-lived access tokens, so the run sees the client refresh them
+      // (a third of their life early, here every 4 s).
+      CONFAB_ACCESS_TOKEN_LIFETIME: "6",
     };
     this.port = 0;
     this.process = null;
@@ -125,6 +128,10 @@ export async function openPage(browser, baseUrl, viewport) {
   context.setDefaultTimeout(10_000);
   const page = await context.newPage();
   page.errors = [];
+  page.refreshes = 0;
+  page.on("request", (request) => {
+    if (request.url().endsWith("/api/token/refresh/")) page.refreshes += 1;
+  });
   page.on("pageerror", (error) => page.errors.push(error));
   page.on("dialog", (dialog) => {
     page.errors.push(new Error(`unexpected dialog: ${dialog.message()}`));
