@@ -334,8 +334,7 @@ confirmButton($("delete-room-button"), "Delete room", "Confirm delete", async ()
   try {
     await client.deleteRoom(id);
     state.rooms.delete(id);
-    navigateTo(null);
-    renderRooms();
+    if (state.roomId === id) closeRoom("This room was deleted.");
   } catch (error) {
     $("composer-error").textContent = describe(error);
   }
@@ -843,6 +842,11 @@ function connectLive() {
     state.notifications.unshift(notification);
     state.unreadNotifications += 1;
     renderNotifications();
+  });
+  live.on("room_deleted", ({ room }) => {
+    state.rooms.delete(room);
+    if (room === state.roomId) closeRoom("This room was deleted.");
+    else renderRooms();
   });
   live.on("resync_required", ({ room }) => {
     refreshRoom(room);

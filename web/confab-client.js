@@ -529,6 +529,8 @@ export class LiveConnection extends Emitter {
       this.track(frame.room, 0);
     } else if (frame.type === "member_removed" && frame.user?.id === this.client.user?.id) {
       this.forget(frame.room);
+    } else if (frame.type === "room_deleted") {
+      this.forget(frame.room);
     }
     this.emit(frame.type, frame);
     this.emit("frame", frame);

@@ -253,6 +253,21 @@ describe("two users chatting in the web client", () => {
     }
     await alice.getByText("This is the start of the room.").waitFor();
     await eventually(async () => assert.equal(await messageLog(alice).getByRole("listitem").count(), 120));
+  });
+
+  it("removes a deleted room from everyone's list", async () => {
+    const room = await server.api("alice", PASSWORD, "POST", "/api/chat/rooms/", { name: "Short-lived" });
+    await server.api("bob", PASSWORD, "POST", `/api/chat/rooms/${room.id}/join/`);
+    const bobsEntry = bob.getByRole("navigation", { name: "Rooms" }).getByRole("button", { name: /^Short-lived/ });
+    await bob.getByRole("button", { name: "Back to rooms" }).click();
+    await bob.getByLabel("Search rooms").fill("");
+    await bobsEntry.waitFor();
+    await alice.goto(`/#/rooms/${room.id}`);
+    await alice.getByRole("button", { name: "Delete room" }).click();
+    await alice.getByRole("button", { name: "Confirm delete" }).click();
+    await alice.getByText("This room was deleted.").waitFor();
+    await bobsEntry.waitFor({ state: "detached" });
+    await bob.getByRole("button", { name: /^Launch plans/ }).click();
     await alice.goto(`/#/rooms/${roomId}`);
     await messageItem(alice, "Then let's go").waitFor();
   });

@@ -95,6 +95,7 @@ export class ConfabServer {
       headers: { "Content-Type": "application/json", Authorization: `Bearer ${tokens.access}` },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
+    if (!response.ok) throw new Error(`${method} ${path} as ${username}: ${response.status} ${await response.text()}`);
     return response.status === 204 ? null : response.json();
   }
 
@@ -129,6 +130,7 @@ export async function openPage(browser, baseUrl, viewport) {
   const page = await context.newPage();
   page.errors = [];
   page.refreshes = 0;
+
   page.on("request", (request) => {
     if (request.url().endsWith("/api/token/refresh/")) page.refreshes += 1;
   });

@@ -9,6 +9,7 @@ use super::types::{Message, Role, Room, RoomType, UserRef};
 use super::Window;
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
+use crate::realtime::event::ServerEvent;
 use crate::realtime::hub::Hub;
 use crate::store::entities::{room_members, rooms};
 use crate::store::{self, Store};
@@ -123,6 +124,7 @@ pub async fn delete(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) 
     policy::manage_room(&facts.access)?;
     store::rooms::deactivate(&txn, room_id).await?;
     txn.commit().await?;
+    hub.publish_to_user_sockets(room_id, &ServerEvent::RoomDeleted.encode(Some(room_id)));
     hub.close_room(room_id);
     Ok(())
 }

@@ -61,6 +61,9 @@ pub enum ServerEvent {
     },
     Pong,
     ResyncRequired,
+    /// User sockets only (room sockets close with 4004 instead): the room was
+    /// deleted and its frames stop.
+    RoomDeleted,
 }
 
 impl ServerEvent {
@@ -99,6 +102,7 @@ impl ServerEvent {
             ServerEvent::Error { .. } => "error",
             ServerEvent::Pong => "pong",
             ServerEvent::ResyncRequired => "resync_required",
+            ServerEvent::RoomDeleted => "room_deleted",
         }
     }
 }

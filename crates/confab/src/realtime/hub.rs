@@ -315,6 +315,11 @@ impl Hub {
         self.publish_filtered(room, frame, |s| s.user_id != user_id);
     }
 
+    /// Offers `frame` to the user-level sockets (`/ws/chat/`) following `room`.
+    pub fn publish_to_user_sockets(&self, room: i64, frame: &Frame) {
+        self.publish_filtered(room, frame, |s| s.user_level);
+    }
+
     fn publish_filtered(&self, room: i64, frame: &Frame, wanted: impl Fn(&Subscriber) -> bool) {
         let mut rooms = self.rooms();
         let Rooms { by_room, by_user, .. } = &mut *rooms;

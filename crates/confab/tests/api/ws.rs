@@ -691,6 +691,61 @@ async fn the_user_socket_carries_every_room_and_notifications() {
     );
 }
 
+/// Rooms created or deleted while connected start and stop on the user socket.
+#[tokio::test]
+async fn the_user_socket_follows_rooms_created_and_deleted() {
+    let app = spawn_app().await;
+    let alice = app.developer("alice").await;
+    let bob = app.developer("bob").await;
+    let mut a = connect_user_socket(&app, &alice, "").await;
+    assert_eq!(next_json(&mut a).await["rooms"], json!([]));
+    let mut b = connect_user_socket(&app, &bob, "").await;
+    next_of(&mut b, "connection_established").await;
+
+    let room = app.room(&alice, "fresh", "public").await;
+    let added = next_of(&mut a, "member_added").await;
+    assert_eq!(
+        (added["room"].clone(), added["user"]["id"].clone()),
+        (json!(room), json!(alice.id))
+    );
+    app.post(&format!("/api/chat/rooms/{room}/join/"), &bob, json!({}))
+        .await;
+    next_of(&mut b, "member_added").await;
+    app.post(
+        &format!("/api/chat/rooms/{room}/messages/"),
+        &bob,
+        json!({"content": "hi"}),
+    )
+    .await;
+    assert_eq!(next_of(&mut a, "chat_message").await["room"], room);
+    assert_eq!(next_of(&mut b, "chat_message").await["room"], room);
+
+    let (mut room_socket, _) = established(&app, room, &bob).await;
+    let status = app
+        .client
+        .delete(app.url(&format!("/api/chat/rooms/{room}/")))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 204);
+    for socket in [&mut a, &mut b] {
+        assert_eq!(
+            next_of(socket, "room_deleted").await,
+            json!({"room": room, "type": "room_deleted"})
+        );
+        send(socket, json!({"type": "ping"})).await;
+        assert_eq!(
+            next_json(socket).await,
+            json!({"type": "pong"}),
+            "the socket stays open"
+        );
+    }
+    // The room socket is closed as the contract says, without the new frame.
+    expect_close(&mut room_socket, 4004).await;
+}
+
 #[tokio::test]
 async fn the_user_socket_resumes_per_room() {
     let app = spawn_app().await;
