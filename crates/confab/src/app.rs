@@ -9,6 +9,7 @@ use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::handler::Handler;
 use axum::http::{header, HeaderValue, Method};
+use axum::serve::ListenerExt;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
@@ -208,7 +209,14 @@ impl Server {
             sockets.send_replace(true);
         };
         let app = tower::util::MapRequestLayer::new(strip_trailing_slash).layer(router(self.state));
-        axum::serve(self.listener, axum::ServiceExt::<Request>::into_make_service(app))
+        // Chat frames are small and latency-bound: without TCP_NODELAY, Nagle's
+        // algorithm meets the peer's delayed ACK and a frame can wait ~40 ms.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
+        axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
             .with_graceful_shutdown(shutdown)
             .await?;
         sweeper.abort();

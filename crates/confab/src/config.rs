@@ -57,6 +57,10 @@ pub struct Config {
     pub ws_queue_capacity: usize,
     /// Seconds between server pings; a socket silent for two intervals is closed.
     pub ws_ping_interval: u64,
+    /// Milliseconds a socket waits after its first queued frame before
+    /// writing, so frames arriving meanwhile go out in the same write (one
+    /// wake-up and one syscall instead of one per frame). 0 writes at once.
+    pub ws_write_delay_ms: u64,
     /// Most messages a resuming socket is sent (`?after=`); beyond it, `resync_required`.
     pub ws_resume_max: u64,
     /// Messages per second a user may send over sockets (sustained)...
@@ -82,6 +86,7 @@ impl Default for Config {
             db_acquire_timeout: 5,
             ws_queue_capacity: 1024,
             ws_ping_interval: 20,
+            ws_write_delay_ms: 5,
             ws_resume_max: 500,
             ws_message_rate: 10,
             ws_message_burst: 30,
@@ -107,6 +112,7 @@ impl std::fmt::Debug for Config {
             .field("db_acquire_timeout", &self.db_acquire_timeout)
             .field("ws_queue_capacity", &self.ws_queue_capacity)
             .field("ws_ping_interval", &self.ws_ping_interval)
+            .field("ws_write_delay_ms", &self.ws_write_delay_ms)
             .field("ws_resume_max", &self.ws_resume_max)
             .field("ws_message_rate", &self.ws_message_rate)
             .field("ws_message_burst", &self.ws_message_burst)
@@ -216,6 +222,7 @@ impl Config {
         anyhow::ensure!(self.db_max_connections >= 1, "db_max_connections must be at least 1");
         anyhow::ensure!(self.ws_queue_capacity >= 1, "ws_queue_capacity must be at least 1");
         anyhow::ensure!(self.ws_ping_interval >= 1, "ws_ping_interval must be at least 1 second");
+        anyhow::ensure!(self.ws_write_delay_ms <= 1000, "ws_write_delay_ms must be at most 1000");
         anyhow::ensure!(
             self.ws_message_rate >= 1 && self.ws_message_burst >= 1,
             "ws message rate and burst must be at least 1"

@@ -1,8 +1,12 @@
 //! Password hashing with argon2id (the `argon2` crate's defaults: 19 MiB, 2
 //! passes). Hashing is CPU-bound for tens of milliseconds, so it always runs on
-//! the blocking pool, never on an async worker.
+//! the blocking pool, never on an async worker, and at most one hash per core
+//! runs at a time: a burst of logins queues instead of taking 19 MiB each (the
+//! allocator keeps that memory) and slowing every hash down.
 
 use std::sync::OnceLock;
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::SaltString;
@@ -19,7 +23,14 @@ fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error>
     Ok(Argon2::default().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
+/// One permit per core: the most hashes worth running at once.
+fn hashers() -> &'static Semaphore {
+    static HASHERS: OnceLock<Semaphore> = OnceLock::new();
+    HASHERS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+}
+
 pub async fn hash(password: String) -> Result<String, Error> {
+    let _permit = hashers().acquire().await.map_err(Error::internal)?;
     tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await
         .map_err(Error::internal)?
@@ -37,6 +48,9 @@ fn dummy_hash() -> &'static str {
 /// no such user: both paths do the same work, so timing does not reveal
 /// which usernames exist.
 pub async fn verify(password: String, stored: Option<String>) -> bool {
+    let Ok(_permit) = hashers().acquire().await else {
+        return false;
+    };
     let result = tokio::task::spawn_blocking(move || {
         let (hash, real) = match &stored {
             Some(hash) => (hash.as_str(), true),

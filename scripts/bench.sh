@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs the benchmark suite of docs/benchmarks.md: a fresh release server on
+# SQLite or PostgreSQL, then confab-bench scenarios against it. Each result
+# goes to bench-results/<backend>/<name>.{txt,json}.
+#
+#   scripts/bench.sh sqlite                 # every scenario
+#   scripts/bench.sh postgres fanout-100x50 # one of them
+#
+# Scenario names: connect-10000 fanout-100x50 fanout-1x1000-50
+# fanout-1x1000-200 fanout-1x1000-400 history-64 post-64
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+backend=${1:-sqlite}
+shift || true
+wanted=("$@")
+out="bench-results/$backend"
+mkdir -p "$out"
+
+cargo build --release --locked -p confab -p confab-bench
+data=$(mktemp -d)
+port=${BENCH_PORT:-8000}
+export CONFAB_DATA_DIR=$data
+export CONFAB_BIND=127.0.0.1:$port
+# The per-user socket message limit is for people, not for a load generator.
+export CONFAB_WS_MESSAGE_RATE=1000000 CONFAB_WS_MESSAGE_BURST=1000000
+export CONFAB_LOG=${CONFAB_LOG:-warn}
+# Setting up 1,000 members takes longer than the default 5-minute token.
+export CONFAB_ACCESS_TOKEN_LIFETIME=3600
+case $backend in
+    sqlite) ;;
+    postgres)
+        psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS confab_bench' -c 'CREATE DATABASE confab_bench'
+        export CONFAB_DATABASE_URL=postgres://postgres@127.0.0.1:5432/confab_bench
+        ;;
+    *) echo "backend must be sqlite or postgres" >&2; exit 2 ;;
+esac
+
+ulimit -n "$(ulimit -Hn)"
+target/release/confab serve &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+until curl -sf "http://127.0.0.1:$port/readyz" >/dev/null; do sleep 0.2; done
+
+bench=(target/release/confab-bench --url "http://127.0.0.1:$port" --user-prefix benchu
+    --create-users-cmd "target/release/confab user create {username} --developer --password-stdin")
+
+run() {
+    local name=$1
+    shift
+    if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " =~ " $name " ]]; then return; fi
+    echo "== $name ($backend)"
+    # A failed delivery check (exit status 2) is reported and the suite goes on.
+    "${bench[@]}" --json "$out/$name.json" "$@" | tee "$out/$name.txt" || echo "!! $name exited with status $?"
+}
+
+run connect-10000 connect --sockets 10000 --rooms 10 --server-pid "$server"
+run fanout-100x50 fanout --rooms 100 --members 50 --rate 1000 --duration 20
+run fanout-1x1000-50 fanout --rooms 1 --members 1000 --senders 10 --rate 50 --duration 20
+run fanout-1x1000-200 fanout --rooms 1 --members 1000 --senders 10 --rate 200 --duration 20
+run fanout-1x1000-400 fanout --rooms 1 --members 1000 --senders 10 --rate 400 --duration 20
+run history-64 history --concurrency 64 --seed 5000 --duration 20
+run post-64 post --concurrency 64 --duration 20
