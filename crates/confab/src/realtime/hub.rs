@@ -91,7 +91,7 @@ struct Subscriber {
     /// The socket's id (a user-level socket has the same id in each of its rooms).
     id: u64,
     user_id: i64,
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<Arc<Frame>>,
     closed: Arc<OnceLock<CloseReason>>,
     /// Part of a user-level socket (`/ws/chat/`): leaving the room detaches
     /// it from the room instead of closing it.
@@ -101,13 +101,13 @@ struct Subscriber {
 /// A user-level socket, reachable by its user wherever they are a member.
 struct UserSocket {
     id: u64,
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<Arc<Frame>>,
     closed: Arc<OnceLock<CloseReason>>,
 }
 
 /// One socket's membership in a room's fan-out; unsubscribes when dropped.
 pub struct Subscription {
-    pub rx: mpsc::Receiver<Frame>,
+    pub rx: mpsc::Receiver<Arc<Frame>>,
     /// Online users at the moment of subscribing, this one included.
     pub online: Vec<UserRef>,
     closed: Arc<OnceLock<CloseReason>>,
@@ -140,7 +140,7 @@ impl Drop for Subscription {
 
 /// A user-level socket's place in the hub; leaves every room when dropped.
 pub struct UserSubscription {
-    pub rx: mpsc::Receiver<Frame>,
+    pub rx: mpsc::Receiver<Arc<Frame>>,
     closed: Arc<OnceLock<CloseReason>>,
     hub: Hub,
     user_id: i64,
@@ -246,7 +246,7 @@ impl Hub {
     /// receiving its frames.
     pub fn attach_user_sockets(&self, room: i64, user: &UserRef) {
         let mut state = self.rooms();
-        let sockets: Vec<(u64, mpsc::Sender<Frame>, Arc<OnceLock<CloseReason>>)> = state
+        let sockets: Vec<(u64, mpsc::Sender<Arc<Frame>>, Arc<OnceLock<CloseReason>>)> = state
             .user_sockets
             .get(&user.id)
             .map(|list| list.iter().map(|s| (s.id, s.tx.clone(), s.closed.clone())).collect())
@@ -345,8 +345,9 @@ impl Hub {
         }
         // Each user-level socket once, however many rooms it listens to.
         if let Some(sockets) = self.rooms().user_sockets.get(&user_id) {
+            let shared = Arc::new(frame.clone());
             for socket in sockets {
-                if let Err(mpsc::error::TrySendError::Full(_)) = socket.tx.try_send(frame.clone()) {
+                if let Err(mpsc::error::TrySendError::Full(_)) = socket.tx.try_send(shared.clone()) {
                     let _ = socket.closed.set(CloseReason::SlowConsumer);
                     metrics::counter!("ws_slow_consumer_closes_total").increment(1);
                 }
@@ -397,16 +398,21 @@ impl Hub {
 }
 
 /// Offers `frame` to the wanted subscribers; returns those whose queue is full.
+/// The frame is shared, not copied: each queue gets a pointer to it.
 fn deliver(channel: &RoomChannel, frame: &Frame, wanted: impl Fn(&Subscriber) -> bool) -> Vec<u64> {
+    let shared = Arc::new(frame.clone());
     let mut slow = Vec::new();
+    let mut delivered = 0;
     for subscriber in channel.subscribers.iter().filter(|s| wanted(s)) {
-        match subscriber.tx.try_send(frame.clone()) {
-            Ok(()) => metrics::counter!("ws_frames_out_total", "type" => frame.kind).increment(1),
+        match subscriber.tx.try_send(shared.clone()) {
+            Ok(()) => delivered += 1,
             Err(mpsc::error::TrySendError::Full(_)) => slow.push(subscriber.id),
             // The session is already gone; its Drop will unsubscribe it.
             Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
+    // One metric update per publish: a lookup per delivery is measurable at 10^5/s.
+    metrics::counter!("ws_frames_out_total", "type" => frame.kind).increment(delivered);
     slow
 }
 

@@ -10,7 +10,7 @@
 //! the room is sent first.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -299,8 +299,8 @@ async fn send(socket: &mut WebSocket, frame: &Frame, scope: Scope) -> Result<(),
 /// for the fan-out latency metric.
 async fn send_batch(
     socket: &mut WebSocket,
-    queue: &mut mpsc::Receiver<Frame>,
-    first: Frame,
+    queue: &mut mpsc::Receiver<Arc<Frame>>,
+    first: Arc<Frame>,
     scope: Scope,
     replayed: &HashMap<i64, i64>,
 ) -> Result<Option<Instant>, axum::Error> {
@@ -344,7 +344,7 @@ async fn drive(
     state: &AppState,
     user: &CurrentUser,
     scope: Scope,
-    queue: &mut mpsc::Receiver<Frame>,
+    queue: &mut mpsc::Receiver<Arc<Frame>>,
     closed: &OnceLock<CloseReason>,
     replayed: HashMap<i64, i64>,
 ) {
@@ -398,7 +398,10 @@ async fn drive(
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(WsMessage::Text(text))) => {
-                        if let Some(reply) = handle_client_frame(state, user, scope, text.as_str()).await {
+                        // Boxed: a post's future is large and would otherwise be part of
+                        // every idle socket's state, for the socket's whole life.
+                        let handled = Box::pin(handle_client_frame(state, user, scope, text.as_str()));
+                        if let Some(reply) = handled.await {
                             if send(&mut socket, &reply, scope).await.is_err() {
                                 return;
                             }
