@@ -6,6 +6,12 @@ use clap::{Parser, Subcommand};
 use confab::cli::{self, UserCommand};
 use confab::config::Config;
 
+/// mimalloc instead of glibc's malloc: glibc keeps every thread arena's peak
+/// (argon2 takes 19 MiB per hash, on whichever blocking thread runs it), and
+/// the socket fan-out makes many small, short-lived allocations.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "confab", version, about = "Real-time team chat server")]
 struct Cli {
