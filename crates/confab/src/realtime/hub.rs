@@ -21,6 +21,10 @@ use tokio::sync::mpsc;
 use super::event::{Frame, ServerEvent};
 use crate::chat::types::UserRef;
 
+/// A socket's queue: frames are shared between all the queues they go to.
+pub type FrameSender = mpsc::Sender<Arc<Frame>>;
+pub type FrameReceiver = mpsc::Receiver<Arc<Frame>>;
+
 /// Why the hub cut a socket off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CloseReason {
@@ -91,7 +95,7 @@ struct Subscriber {
     /// The socket's id (a user-level socket has the same id in each of its rooms).
     id: u64,
     user_id: i64,
-    tx: mpsc::Sender<Arc<Frame>>,
+    tx: FrameSender,
     closed: Arc<OnceLock<CloseReason>>,
     /// Part of a user-level socket (`/ws/chat/`): leaving the room detaches
     /// it from the room instead of closing it.
@@ -101,13 +105,13 @@ struct Subscriber {
 /// A user-level socket, reachable by its user wherever they are a member.
 struct UserSocket {
     id: u64,
-    tx: mpsc::Sender<Arc<Frame>>,
+    tx: FrameSender,
     closed: Arc<OnceLock<CloseReason>>,
 }
 
 /// One socket's membership in a room's fan-out; unsubscribes when dropped.
 pub struct Subscription {
-    pub rx: mpsc::Receiver<Arc<Frame>>,
+    pub rx: FrameReceiver,
     /// Online users at the moment of subscribing, this one included.
     pub online: Vec<UserRef>,
     closed: Arc<OnceLock<CloseReason>>,
@@ -140,7 +144,7 @@ impl Drop for Subscription {
 
 /// A user-level socket's place in the hub; leaves every room when dropped.
 pub struct UserSubscription {
-    pub rx: mpsc::Receiver<Arc<Frame>>,
+    pub rx: FrameReceiver,
     closed: Arc<OnceLock<CloseReason>>,
     hub: Hub,
     user_id: i64,
@@ -246,7 +250,7 @@ impl Hub {
     /// receiving its frames.
     pub fn attach_user_sockets(&self, room: i64, user: &UserRef) {
         let mut state = self.rooms();
-        let sockets: Vec<(u64, mpsc::Sender<Arc<Frame>>, Arc<OnceLock<CloseReason>>)> = state
+        let sockets: Vec<(u64, FrameSender, Arc<OnceLock<CloseReason>>)> = state
             .user_sockets
             .get(&user.id)
             .map(|list| list.iter().map(|s| (s.id, s.tx.clone(), s.closed.clone())).collect())
