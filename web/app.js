@@ -41,6 +41,10 @@ function show(screen) {
 async function boot() {
   client.on("logout", () => {
     state.live = null;
+    if (state.roomId) closeRoom();
+    state.rooms = new Map();
+    state.readers.clear();
+    state.online.clear();
     show("login-screen");
     $("login-username").focus();
   });

@@ -64,7 +64,7 @@ pub async fn seed(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
         println!("  {name:<6} {password}");
     }
     println!("Room #{} (id {}) has both as members.", room.name, room.id);
-    println!("Try:");
+    println!("Open http://{addr}/ in a browser and log in, or try:");
     println!(
         "  curl -s -X POST http://{addr}/api/token/ -H 'Content-Type: application/json' \\\n    -d '{{\"username\":\"alice\",\"password\":\"{}\"}}'\n",
         credentials[0].1
