@@ -19,11 +19,10 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::SinkExt;
 use serde_json::Value;
-use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use super::event::{Frame, ServerEvent};
-use super::hub::CloseReason;
+use super::hub::{CloseReason, FrameReceiver};
 use crate::api::input::Path;
 use crate::app::AppState;
 use crate::auth::extract::{bearer_token, user_for_token};
@@ -299,7 +298,7 @@ async fn send(socket: &mut WebSocket, frame: &Frame, scope: Scope) -> Result<(),
 /// for the fan-out latency metric.
 async fn send_batch(
     socket: &mut WebSocket,
-    queue: &mut mpsc::Receiver<Arc<Frame>>,
+    queue: &mut FrameReceiver,
     first: Arc<Frame>,
     scope: Scope,
     replayed: &HashMap<i64, i64>,
@@ -344,7 +343,7 @@ async fn drive(
     state: &AppState,
     user: &CurrentUser,
     scope: Scope,
-    queue: &mut mpsc::Receiver<Arc<Frame>>,
+    queue: &mut FrameReceiver,
     closed: &OnceLock<CloseReason>,
     replayed: HashMap<i64, i64>,
 ) {
