@@ -68,12 +68,6 @@ pub async fn post(
     let facts = facts(&txn, room_id, user.id, true).await?;
     policy::take_part(&facts.access)?;
     let input = input()?;
-    if let Some(client_id) = &input.client_id {
-        if let Some(first) = store::messages::find_by_client_id(&txn, user.id, client_id).await? {
-            txn.commit().await?;
-            return Ok((present_one(store.reader(), user.id, first).await?, Posted::Duplicate));
-        }
-    }
     let replied = match input.reply_to {
         Some(id) => Some(
             store::messages::find(&txn, id)
@@ -99,8 +93,9 @@ pub async fn post(
     .await;
     let message = match inserted {
         Ok(message) => message,
-        // The same client_id sent at the same moment into another room: the
-        // unique index decided; answer with the message that won.
+        // A retried client_id (or the same one sent at the same moment into
+        // another room): the unique index decides, without a lookup on every
+        // post; answer with the message stored first.
         Err(e) if store::is_unique_violation(&e) && input.client_id.is_some() => {
             drop(txn);
             let client_id = input.client_id.as_deref().unwrap_or_default();
@@ -116,12 +111,32 @@ pub async fn post(
     store::members::advance_read_pointer(&txn, room_id, user.id, seq).await?;
     let mut sent = Vec::new();
     notifications::for_new_message(&txn, &facts.room, user, &message, replied.as_ref(), &mut sent).await?;
+    // The message object is built from what this post already holds: no
+    // re-read while the room's lock is held. Only a reply to someone else
+    // needs their name.
+    let replied = match replied {
+        Some(r) if r.sender_id == user.id => Some((r, user.as_ref())),
+        Some(r) => {
+            let name = store::users::names(&txn, vec![r.sender_id])
+                .await?
+                .pop()
+                .map(|(_, name)| name);
+            let sender = UserRef {
+                id: r.sender_id,
+                username: name.unwrap_or_default(),
+            };
+            Some((r, sender))
+        }
+        None => None,
+    };
     txn.commit().await?;
-    let message = present_one(store.reader(), user.id, message).await?;
-    // Fresh, a message has been read by its sender only (see `ServerEvent::ChatMessage`).
+    // Fresh, a message has been read by its sender only: in the sender's
+    // answer `is_read` is true, in the broadcast false (see
+    // `ServerEvent::ChatMessage`); nobody else has read it yet.
+    let replied = replied.as_ref().map(|(r, sender)| (r, sender.clone()));
+    let message = message_object(message, user.as_ref(), replied, true, 0);
     let broadcast = Message {
         is_read: false,
-        read_count: 0,
         ..message.clone()
     };
     let mut frame = ServerEvent::ChatMessage {
@@ -291,29 +306,43 @@ pub(crate) async fn present<C: ConnectionTrait>(
     Ok(rows
         .into_iter()
         .map(|m| {
-            let reply_preview = m
+            let replied = m
                 .reply_to_id
                 .and_then(|id| replied.get(&id))
-                .filter(|r| !r.is_deleted)
-                .map(|r| ReplyPreview {
-                    id: r.id,
-                    sender: user_ref(r.sender_id),
-                    content: r.content.chars().take(REPLY_PREVIEW_CHARS).collect(),
-                });
-            Message {
-                id: m.id,
-                room: m.room_id,
-                sender: user_ref(m.sender_id),
-                is_read: m.sender_id == viewer_id || my_pointers.get(&m.room_id).is_some_and(|p| *p >= m.seq),
-                read_count: read_counts.get(&m.id).copied().unwrap_or(0),
-                reply_to: m.reply_to_id,
-                reply_preview,
-                content: m.content,
-                message_type: m.message_type,
-                is_deleted: m.is_deleted,
-                created_at: m.created_at,
-                client_id: m.client_id,
-            }
+                .map(|r| (r, user_ref(r.sender_id)));
+            let is_read = m.sender_id == viewer_id || my_pointers.get(&m.room_id).is_some_and(|p| *p >= m.seq);
+            let read_count = read_counts.get(&m.id).copied().unwrap_or(0);
+            let sender = user_ref(m.sender_id);
+            message_object(m, sender, replied, is_read, read_count)
         })
         .collect())
+}
+
+/// The message object of the contract, from a row and what it refers to.
+fn message_object(
+    m: messages::Model,
+    sender: UserRef,
+    replied: Option<(&messages::Model, UserRef)>,
+    is_read: bool,
+    read_count: i64,
+) -> Message {
+    let reply_preview = replied.filter(|(r, _)| !r.is_deleted).map(|(r, sender)| ReplyPreview {
+        id: r.id,
+        sender,
+        content: r.content.chars().take(REPLY_PREVIEW_CHARS).collect(),
+    });
+    Message {
+        id: m.id,
+        room: m.room_id,
+        sender,
+        is_read,
+        read_count,
+        reply_to: m.reply_to_id,
+        reply_preview,
+        content: m.content,
+        message_type: m.message_type,
+        is_deleted: m.is_deleted,
+        created_at: m.created_at,
+        client_id: m.client_id,
+    }
 }

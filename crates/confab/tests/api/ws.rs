@@ -784,7 +784,14 @@ async fn the_user_socket_resumes_per_room() {
 async fn a_socket_that_cannot_keep_up_is_closed_and_the_others_are_not_slowed() {
     // Enough to overflow the kernel's socket buffers (up to 4 MiB here) as well.
     const POSTS: usize = 1500;
-    let app = spawn_app_with(|c| c.ws_queue_capacity = 16).await;
+    // A 16-frame queue, written at once: with the default 5 ms write delay
+    // even the healthy socket could not hold what in-process posting queues
+    // meanwhile (the default 1024 frames allow 200k frames/s per socket).
+    let app = spawn_app_with(|c| {
+        c.ws_queue_capacity = 16;
+        c.ws_write_delay_ms = 0;
+    })
+    .await;
     let alice = app.developer("alice").await;
     let room = app.room(&alice, "busy", "public").await;
 
