@@ -12,7 +12,7 @@ use axum::http::{header, HeaderValue, Method};
 use axum::serve::ListenerExt;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tower::{Layer, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -164,6 +164,24 @@ fn strip_trailing_slash(mut request: Request) -> Request {
     request
 }
 
+/// Connections the kernel may hold before they are accepted. Thousands of
+/// clients reconnecting at once (a restart, a load balancer failing over)
+/// overflow tokio's default of 1024, and each dropped SYN costs its client a
+/// one-second retransmit. The kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std and tokio's `bind` do: a restarted server can bind at once.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// A bound, ready-to-run server.
 pub struct Server {
     listener: TcpListener,
@@ -176,9 +194,7 @@ impl Server {
         let bind = config.bind;
         let state = AppState::open(config).await?;
         crate::auth::password::prepare();
-        let listener = TcpListener::bind(bind)
-            .await
-            .with_context(|| format!("cannot listen on {bind}"))?;
+        let listener = listen(bind).with_context(|| format!("cannot listen on {bind}"))?;
         Ok(Self { listener, state })
     }
 
