@@ -37,7 +37,7 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// tungstenite reads into a buffer of this size (its default, 128 KiB, is
 /// allocated and zero-filled per socket: most of an idle socket's memory).
 /// Client frames are small; a larger one just takes several reads.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 1024;
 /// Frames collect in the write buffer until it holds this much, then go out
 /// in one write; the rest of a batch goes out at its flush.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
@@ -164,7 +164,9 @@ async fn admit(state: &AppState, room_id: i64, token: Option<&str>) -> Result<Cu
 }
 
 async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Handshake) {
-    let user = match admit(&state, room_id, handshake.token.as_deref()).await {
+    // Setup steps are boxed: their futures (database queries) would otherwise
+    // be sized into the session's state and kept for the socket's whole life.
+    let user = match Box::pin(admit(&state, room_id, handshake.token.as_deref())).await {
         Ok(user) => user,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
@@ -172,7 +174,7 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
     // this point reaches the queue, whatever committed before is in the replay;
     // the overlap is dropped by message id below.
     let mut subscription = state.hub.subscribe(room_id, user.as_ref());
-    let Ok(room) = rooms::get(&state.store, &user, room_id).await else {
+    let Ok(room) = Box::pin(rooms::get(&state.store, &user, room_id)).await else {
         return close_with(socket, close::NOT_FOUND, "no such room").await;
     };
     let established = ServerEvent::ConnectionEstablished {
@@ -188,7 +190,7 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
     }
     let mut replayed = HashMap::new();
     if let Some(after) = handshake.after.as_deref().and_then(|a| a.trim().parse::<i64>().ok()) {
-        match replay(&state, &user, room_id, after, Scope::Room(room_id), &mut socket).await {
+        match Box::pin(replay(&state, &user, room_id, after, Scope::Room(room_id), &mut socket)).await {
             Ok(last) => replayed.insert(room_id, last),
             Err(()) => return,
         };
@@ -207,11 +209,12 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
 }
 
 async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) {
-    let user = match authenticate(&state, handshake.token.as_deref()).await {
+    // Boxed setup steps, as in `run`.
+    let user = match Box::pin(authenticate(&state, handshake.token.as_deref())).await {
         Ok(user) => user,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
-    let Ok(room_ids) = crate::store::members::active_room_ids(state.store.reader(), user.id).await else {
+    let Ok(room_ids) = Box::pin(crate::store::members::active_room_ids(state.store.reader(), user.id)).await else {
         return close_with(socket, close::TRY_AGAIN, "try again later").await;
     };
     // Subscribed before the replay reads the store, as on the room socket.
@@ -234,7 +237,7 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
         if !room_ids.contains(&room) {
             continue;
         }
-        match replay(&state, &user, room, after, Scope::User, &mut socket).await {
+        match Box::pin(replay(&state, &user, room, after, Scope::User, &mut socket)).await {
             Ok(last) => replayed.insert(room, last),
             Err(()) => return,
         };
