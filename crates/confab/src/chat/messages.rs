@@ -69,12 +69,26 @@ pub async fn post(
     policy::take_part(&facts.access)?;
     let input = input()?;
     let replied = match input.reply_to {
-        Some(id) => Some(
-            store::messages::find(&txn, id)
-                .await?
-                .filter(|m| m.room_id == room_id && !m.is_deleted)
-                .ok_or_else(|| Error::field("reply_to", format!("Invalid pk \"{id}\" - object does not exist.")))?,
-        ),
+        Some(id) => match store::messages::find(&txn, id)
+            .await?
+            .filter(|m| m.room_id == room_id && !m.is_deleted)
+        {
+            Some(replied) => Some(replied),
+            None => {
+                // A retry whose message was stored before the replied-to one
+                // was deleted is still that message, not an error.
+                if let Some(client_id) = &input.client_id {
+                    if let Some(first) = store::messages::find_by_client_id(&txn, user.id, client_id).await? {
+                        drop(txn);
+                        return Ok((present_one(store.reader(), user.id, first).await?, Posted::Duplicate));
+                    }
+                }
+                return Err(Error::field(
+                    "reply_to",
+                    format!("Invalid pk \"{id}\" - object does not exist."),
+                ));
+            }
+        },
         None => None,
     };
     let seq = facts.room.last_seq + 1;

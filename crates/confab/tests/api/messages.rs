@@ -752,6 +752,35 @@ async fn a_retry_with_the_same_client_id_returns_the_first_message() {
     assert_eq!((status, again), (StatusCode::OK, first));
 }
 
+/// The retry still names the message it replied to, which has since been
+/// deleted: it is the same message, not a new (and now invalid) reply.
+#[tokio::test]
+async fn a_retried_reply_whose_original_was_deleted_returns_the_first_message() {
+    let app = spawn_app().await;
+    let alice = app.developer("alice").await;
+    let room = app.room(&alice, "general", "public").await;
+    let original = say(&app, room, &alice, "question").await;
+    let body = json!({"content": "answer", "reply_to": original, "client_id": "r-1"});
+    let first = send(&app, room, &alice, body.clone()).await;
+    let (status, _) = app
+        .delete(&format!("/api/chat/messages/{original}/delete/"), &alice)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let (status, again) = app.post(&messages_path(room), &alice, body).await;
+    assert_eq!((status, id_of(&again)), (StatusCode::OK, id_of(&first)), "{again}");
+    // Without a client_id the same body is refused, as any reply to a deleted message.
+    let (status, refused) = app
+        .post(
+            &messages_path(room),
+            &alice,
+            json!({"content": "answer", "reply_to": original}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(refused["reply_to"].is_array(), "{refused}");
+}
+
 #[tokio::test]
 async fn client_ids_are_per_sender_and_at_most_64_characters() {
     let app = spawn_app().await;
