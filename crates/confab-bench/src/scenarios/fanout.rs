@@ -50,8 +50,10 @@ pub struct FanoutParams {
     /// Seconds of sending before measuring; its messages are still checked.
     #[arg(long, default_value_t = 2.0)]
     pub warmup: f64,
-    /// Seconds to wait after the last send for deliveries to arrive.
-    #[arg(long, default_value_t = 3.0)]
+    /// Most seconds to wait after the last send for deliveries to arrive; the
+    /// wait ends earlier once no delivery has arrived for a second, so a
+    /// server running behind is measured as late, not as lossy.
+    #[arg(long, default_value_t = 30.0)]
     pub drain: f64,
     /// How senders post.
     #[arg(long, value_enum, default_value_t = Via::Ws)]
@@ -271,7 +273,11 @@ pub async fn run(bench: &Bench, params: &FanoutParams) -> anyhow::Result<FanoutR
             late_senders += 1;
         }
     }
-    tokio::time::sleep(Duration::from_secs_f64(params.drain.max(0.0))).await;
+    drain_until_quiet(
+        &shared.counters.delivered,
+        Duration::from_secs_f64(params.drain.max(0.0)),
+    )
+    .await;
     stop_tx.send_replace(true);
 
     let mut logs = Vec::with_capacity(receivers.len());
@@ -318,6 +324,25 @@ pub async fn run(bench: &Bench, params: &FanoutParams) -> anyhow::Result<FanoutR
         closed,
         late_senders,
     })
+}
+
+/// Waits until deliveries stop arriving (none for [`QUIET`]) or `most` has passed.
+async fn drain_until_quiet(delivered: &std::sync::atomic::AtomicU64, most: Duration) {
+    const QUIET: Duration = Duration::from_secs(1);
+    const TICK: Duration = Duration::from_millis(100);
+    let deadline = tokio::time::Instant::now() + most;
+    let mut last = delivered.load(std::sync::atomic::Ordering::Relaxed);
+    let mut quiet_since = tokio::time::Instant::now();
+    while tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(TICK).await;
+        let now = delivered.load(std::sync::atomic::Ordering::Relaxed);
+        if now != last {
+            last = now;
+            quiet_since = tokio::time::Instant::now();
+        } else if quiet_since.elapsed() >= QUIET {
+            return;
+        }
+    }
 }
 
 /// One socket's receive loop, until told to stop or the server closes it.
