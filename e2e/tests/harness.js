@@ -125,7 +125,9 @@ export async function launchBrowser() {
 
 /** A fresh browser context (its own storage) at `viewport`, with page errors collected. */
 export async function openPage(browser, baseUrl, viewport) {
-  const context = await browser.newContext({ viewport, baseURL: baseUrl });
+  // A phone-sized window is a phone: touch, no hover (so message actions show inline).
+  const phone = viewport.width < 600;
+  const context = await browser.newContext({ viewport, baseURL: baseUrl, isMobile: phone, hasTouch: phone });
   context.setDefaultTimeout(10_000);
   const page = await context.newPage();
   page.errors = [];
