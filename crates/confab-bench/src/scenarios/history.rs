@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::{drive, tally_line, Outcome, Tally, Worker};
+use super::{as_user, drive, tally_line, Outcome, Tally, Worker};
 use crate::bench::{Bench, User};
 use crate::client::Api;
 use crate::report::{Latency, Table};
@@ -75,30 +75,22 @@ struct Pager {
 
 impl Worker for Pager {
     async fn call(&mut self) -> Outcome {
-        for attempt in 0..2 {
-            match self
-                .api
-                .history(&self.user.token(), self.room, self.before, self.limit)
-                .await
-            {
-                Ok((_, Some(page))) => {
-                    // Oldest first: the first id is where the next (older) page ends.
-                    self.before = match (page.next.is_some(), page.results.first()) {
-                        (true, Some(oldest)) => Some(oldest.id),
-                        _ => None,
-                    };
-                    return Outcome::Ok(page.results.len() as u64);
-                }
-                Ok((status, None)) if status.as_u16() == 401 && attempt == 0 => {
-                    if self.user.relogin(&self.api).await.is_err() {
-                        return Outcome::Status(401);
-                    }
-                }
-                Ok((status, None)) => return Outcome::Status(status.as_u16()),
-                Err(_) => return Outcome::Transport,
+        let (api, room, before, limit) = (&self.api, self.room, self.before, self.limit);
+        match as_user(api, &self.user, |token| async move {
+            api.history(&token, room, before, limit).await
+        })
+        .await
+        {
+            Ok(page) => {
+                // Oldest first: the first id is where the next (older) page ends.
+                self.before = match (page.next.is_some(), page.results.first()) {
+                    (true, Some(oldest)) => Some(oldest.id),
+                    _ => None,
+                };
+                Outcome::Ok(page.results.len() as u64)
             }
+            Err(outcome) => outcome,
         }
-        Outcome::Status(401)
     }
 }
 

@@ -32,7 +32,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bench::Bench;
+use reqwest::StatusCode;
+
+use crate::bench::{Bench, User};
+use crate::client::Api;
 use crate::rate;
 use crate::report::{Counters, Latency, Progress, SharedHistogram};
 
@@ -44,6 +47,29 @@ pub(crate) enum Outcome {
     Status(u16),
     /// No response: connection error or timeout.
     Transport,
+}
+
+/// One REST request as `user`: `request` gets the current token; a 401 (the
+/// token expired during a long run) logs in again and retries once. Any other
+/// failure becomes the [`Outcome`] to count.
+pub(crate) async fn as_user<T, F, Fut>(api: &Api, user: &User, mut request: F) -> Result<T, Outcome>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<(StatusCode, Option<T>)>>,
+{
+    for attempt in 0..2 {
+        match request(user.token()).await {
+            Ok((_, Some(value))) => return Ok(value),
+            Ok((status, None)) if status == StatusCode::UNAUTHORIZED && attempt == 0 => {
+                if user.relogin(api).await.is_err() {
+                    break;
+                }
+            }
+            Ok((status, None)) => return Err(Outcome::Status(status.as_u16())),
+            Err(_) => return Err(Outcome::Transport),
+        }
+    }
+    Err(Outcome::Status(StatusCode::UNAUTHORIZED.as_u16()))
 }
 
 /// A REST client of the `post` and `history` scenarios: one request per call.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{drive, tally_line, Outcome, Tally, Worker};
+use super::{as_user, drive, tally_line, Outcome, Tally, Worker};
 use crate::bench::{Bench, User};
 use crate::client::Api;
 use crate::report::{Latency, Table};
@@ -74,23 +74,15 @@ struct Poster {
 impl Worker for Poster {
     async fn call(&mut self) -> Outcome {
         let content = encode_content(self.epoch.elapsed().as_nanos() as u64, self.size);
-        for attempt in 0..2 {
-            match self
-                .api
-                .post_message(&self.user.token(), self.room, &content, None)
-                .await
-            {
-                Ok((_, Some(_))) => return Outcome::Ok(1),
-                Ok((status, None)) if status.as_u16() == 401 && attempt == 0 => {
-                    if self.user.relogin(&self.api).await.is_err() {
-                        return Outcome::Status(401);
-                    }
-                }
-                Ok((status, None)) => return Outcome::Status(status.as_u16()),
-                Err(_) => return Outcome::Transport,
-            }
+        let (api, room, content) = (&self.api, self.room, content.as_str());
+        match as_user(api, &self.user, |token| async move {
+            api.post_message(&token, room, content, None).await
+        })
+        .await
+        {
+            Ok(_) => Outcome::Ok(1),
+            Err(outcome) => outcome,
         }
-        Outcome::Status(401)
     }
 }
 
