@@ -78,9 +78,9 @@ pub async fn post(
                 // A retry whose message was stored before the replied-to one
                 // was deleted is still that message, not an error.
                 if let Some(client_id) = &input.client_id {
-                    if let Some(first) = store::messages::find_by_client_id(&txn, user.id, client_id).await? {
-                        drop(txn);
-                        return Ok((present_one(store.reader(), user.id, first).await?, Posted::Duplicate));
+                    drop(txn);
+                    if let Some(first) = first_sent(store, user.id, client_id).await? {
+                        return Ok((first, Posted::Duplicate));
                     }
                 }
                 return Err(Error::field(
@@ -113,10 +113,10 @@ pub async fn post(
         Err(e) if store::is_unique_violation(&e) && input.client_id.is_some() => {
             drop(txn);
             let client_id = input.client_id.as_deref().unwrap_or_default();
-            let first = store::messages::find_by_client_id(store.reader(), user.id, client_id)
+            let first = first_sent(store, user.id, client_id)
                 .await?
                 .ok_or_else(|| Error::internal(e))?;
-            return Ok((present_one(store.reader(), user.id, first).await?, Posted::Duplicate));
+            return Ok((first, Posted::Duplicate));
         }
         Err(e) => return Err(e.into()),
     };
@@ -161,6 +161,15 @@ pub async fn post(
     hub.publish(room_id, &frame);
     notifications::publish(hub, sent);
     Ok((message, Posted::Created))
+}
+
+/// The message `sender_id` already stored under `client_id`, as its sender
+/// sees it: the answer to a retried send.
+async fn first_sent(store: &Store, sender_id: i64, client_id: &str) -> Result<Option<Message>> {
+    match store::messages::find_by_client_id(store.reader(), sender_id, client_id).await? {
+        Some(first) => Ok(Some(present_one(store.reader(), sender_id, first).await?)),
+        None => Ok(None),
+    }
 }
 
 /// One page of history, oldest first, and whether older / newer live messages exist.
