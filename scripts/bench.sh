@@ -6,8 +6,9 @@
 #   scripts/bench.sh sqlite                 # every scenario
 #   scripts/bench.sh postgres fanout-100x50 # one of them
 #
-# Scenario names: connect-10000 fanout-100x50 fanout-1x1000-50
-# fanout-1x1000-200 fanout-1x1000-400 history-64 post-64
+# Scenario names: connect-10000 connect-100x100 fanout-100x50 fanout-1x1000-50
+# fanout-1x1000-200 fanout-1x1000-400 socket-1x200 history-64 post-64
+# post-open-3000
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,9 +56,16 @@ run() {
 }
 
 run connect-10000 connect --sockets 10000 --rooms 10 --server-pid "$server"
+# 100 rooms x 100 sockets, one socket per (user, room): every user in every room.
+run connect-100x100 connect --sockets 10000 --rooms 100 --users 100 --layout grid --server-pid "$server"
 run fanout-100x50 fanout --rooms 100 --members 50 --rate 1000 --duration 20
 run fanout-1x1000-50 fanout --rooms 1 --members 1000 --senders 10 --rate 50 --duration 20
 run fanout-1x1000-200 fanout --rooms 1 --members 1000 --senders 10 --rate 200 --duration 20
 run fanout-1x1000-400 fanout --rooms 1 --members 1000 --senders 10 --rate 400 --duration 20
+# One socket sending 200 msg/s, pipelined; its ack latency is the echo's.
+run socket-1x200 fanout --rooms 1 --members 1 --senders 1 --rate 200 --duration 20
 run history-64 history --concurrency 64 --seed 5000 --duration 20
 run post-64 post --concurrency 64 --duration 20
+# Open loop: each of 256 clients posts every 85 ms (256 / 3,000 s), one post in
+# flight each; answers slower than that show as latency from the intended time.
+run post-open-3000 post --rooms 8 --concurrency 256 --rate 3000 --duration 20

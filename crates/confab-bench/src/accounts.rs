@@ -90,7 +90,12 @@ async fn run_create_command(template: &str, account: &Account) -> anyhow::Result
         .spawn()
         .with_context(|| format!("cannot run {command:?}"))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    stdin.write_all(format!("{}\n", account.password).as_bytes()).await?;
+    // A command that exits without reading the password (e.g. "already
+    // exists") may close the pipe first: its status and stderr decide.
+    match stdin.write_all(format!("{}\n", account.password).as_bytes()).await {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+        _ => {}
+    }
     drop(stdin);
     let output = child.wait_with_output().await?;
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -102,6 +102,29 @@ async fn fanout_delivers_every_message_once_in_order_over_ws_and_rest() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_socket_sends_and_is_acknowledged_by_its_own_echoes() {
+    // The suite's socket-1x200 shape: the only member of its room is the sender.
+    let server = start_server().await;
+    let bench = bench_for(&server, 100);
+    let params = FanoutParams {
+        rooms: 1,
+        members: 1,
+        senders: Some(1),
+        rate: 200.0,
+        duration: 0.5,
+        ..tiny_fanout(Via::Ws)
+    };
+    let report = fanout::run(&bench, &params).await.unwrap();
+    assert_eq!((report.sockets, report.users), (1, 1), "{report:?}");
+    assert!(report.verdict.clean(), "{:?}", report.verdict);
+    assert_eq!(report.sent, 100, "{report:?}");
+    assert_eq!(report.acked, 100, "{report:?}");
+    assert_eq!(report.verdict.delivered, 100, "{:?}", report.verdict);
+    assert_eq!(report.ack_latency.count, 100);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connect_post_and_history_run_small() {
     let server = start_server().await;
     let bench = bench_for(&server, 3);
@@ -109,6 +132,7 @@ async fn connect_post_and_history_run_small() {
     let params = connect::ConnectParams {
         sockets: 12,
         rooms: 2,
+        layout: connect::Layout::Grid,
         hold: 0.2,
         server_pid: Some(std::process::id()),
         settle: 0.0,

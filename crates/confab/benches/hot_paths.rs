@@ -1,8 +1,8 @@
 //! Criterion benches for the server's hot paths, through the public API only:
 //!
 //! - `encode`: a `chat_message` event serialized once per fan-out
-//!   (`ServerEvent::ChatMessage { .. }.encode(Some(room))`), with and without
-//!   a reply preview.
+//!   (`Frame::encode(&ServerEvent::ChatMessage { .. }, Some(room), seq)`), with
+//!   and without a reply preview, and its user-socket form (`"room"` added).
 //! - `hub_publish`: one [`Hub::publish`] to N local subscribers (N = 10, 100,
 //!   1000), in deliveries per second; once with no metrics recorder and once
 //!   with a Prometheus recorder like the one the server always installs
@@ -13,16 +13,15 @@
 //! cargo bench -p confab --bench hot_paths -- --warm-up-time 1 --measurement-time 3
 //! ```
 //!
-//! The user socket's `"room"` tag (`realtime::socket::send`) is private, so
-//! it is not measured here.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use confab::auth::jwt::{JwtKeys, TokenType};
+use confab::chat::events::ServerEvent;
 use confab::chat::types::{Message, ReplyPreview, UserRef};
-use confab::realtime::event::{Frame, ServerEvent};
+use confab::realtime::frame::Frame;
 use confab::realtime::hub::{Hub, Subscription};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -62,10 +61,10 @@ fn message(id: i64, reply: bool) -> Message {
 }
 
 fn chat_frame(id: i64, reply: bool) -> Frame {
-    ServerEvent::ChatMessage {
+    let event = ServerEvent::ChatMessage {
         message: Box::new(message(id, reply)),
-    }
-    .encode(Some(ROOM))
+    };
+    Frame::encode(&event, Some(ROOM), Some(id))
 }
 
 fn encode(c: &mut Criterion) {
@@ -74,21 +73,32 @@ fn encode(c: &mut Criterion) {
         let event = ServerEvent::ChatMessage {
             message: Box::new(message(1000, reply)),
         };
-        let len = event.encode(Some(ROOM)).text.len();
+        let len = Frame::encode(&event, Some(ROOM), None).text.len();
         group.throughput(Throughput::Bytes(len as u64));
         group.bench_function(BenchmarkId::new(name, format!("{len}B")), |b| {
-            b.iter(|| black_box(&event).encode(black_box(Some(ROOM))))
+            b.iter(|| Frame::encode(black_box(&event), black_box(Some(ROOM)), None))
         });
+        // A user socket's copy: made once per frame, then shared by every user socket.
+        group.bench_function(
+            BenchmarkId::new(format!("{name}_user_socket_tag"), format!("{len}B")),
+            |b| {
+                b.iter_batched(
+                    || Frame::encode(&event, Some(ROOM), None),
+                    |frame| frame.tagged_text(),
+                    BatchSize::SmallInput,
+                )
+            },
+        );
         // What the server does per post: build the event from the message, then encode.
         let msg = message(1000, reply);
         group.bench_function(
             BenchmarkId::new(format!("{name}_clone_and_encode"), format!("{len}B")),
             |b| {
                 b.iter(|| {
-                    ServerEvent::ChatMessage {
+                    let event = ServerEvent::ChatMessage {
                         message: Box::new(black_box(&msg).clone()),
-                    }
-                    .encode(Some(ROOM))
+                    };
+                    Frame::encode(&event, Some(ROOM), None)
                 })
             },
         );

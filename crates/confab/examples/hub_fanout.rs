@@ -5,8 +5,8 @@
 //! It subscribes `rooms * members` sockets (one user each), spawns one task per
 //! subscriber draining its queue as a socket writer would (without the write),
 //! and publishes open-loop at `--rate` messages per second, round-robin over
-//! the rooms. Each message goes the server's way: the room's append lock,
-//! `ServerEvent::ChatMessage { .. }.encode(Some(room))` once, `frame.seq`, then
+//! the rooms. Each message goes the server's way:
+//! `Frame::encode(&ServerEvent::ChatMessage { .. }, Some(room), Some(seq))` once, then
 //! `hub.publish`. By default the Prometheus recorder is installed as in the
 //! server, so every delivery also counts `ws_frames_out_total`.
 //!
@@ -32,8 +32,9 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use clap::Parser;
+use confab::chat::events::ServerEvent;
 use confab::chat::types::{Message, UserRef};
-use confab::realtime::event::ServerEvent;
+use confab::realtime::frame::Frame;
 use confab::realtime::hub::{CloseReason, Hub, Subscription};
 use hdrhistogram::Histogram;
 use serde_json::json;
@@ -241,7 +242,7 @@ async fn main() -> anyhow::Result<()> {
     let (published, per_room, publish_time) = publisher.await?;
     // The end marker: queues are FIFO, so a subscriber that sees it has seen everything before.
     for &room in &rooms {
-        hub.publish(room, &ServerEvent::Pong.encode(Some(room)));
+        hub.publish(room, &Frame::encode(&ServerEvent::Pong, Some(room), None));
     }
     let mut tallies = Vec::with_capacity(tasks.len());
     for task in tasks {
@@ -387,7 +388,6 @@ async fn publish(
                     continue 'publishing;
                 }
             }
-            let _append = hub.append_lock(room).await;
             let seq = per_room[r] as i64 + 1;
             let message = Message {
                 id: index as i64 + 1,
@@ -403,12 +403,10 @@ async fn publish(
                 is_read: false,
                 read_count: 0,
             };
-            let mut frame = ServerEvent::ChatMessage {
+            let event = ServerEvent::ChatMessage {
                 message: Box::new(message),
-            }
-            .encode(Some(room));
-            frame.seq = Some(seq);
-            hub.publish(room, &frame);
+            };
+            hub.publish(room, &Frame::encode(&event, Some(room), Some(seq)));
             per_room[r] += 1;
             index += 1;
         }

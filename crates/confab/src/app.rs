@@ -25,11 +25,15 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::api::{self, ApiDoc};
 use crate::auth::jwt::JwtKeys;
+use crate::chat::outbox::Publisher;
+use crate::chat::posting::{Poster, Posts};
 use crate::config::Config;
 use crate::error::Error;
+use crate::pipeline::{Pipeline, PipelineOptions};
+use crate::realtime::backplane::LocalBackplane;
 use crate::realtime::hub::Hub;
 use crate::realtime::rate::MessageRateLimiter;
-use crate::store::{PoolOptions, Store};
+use crate::store::{Backend, PoolOptions, Store};
 use crate::telemetry;
 
 /// What every handler can reach. Cheap to clone: all shared parts are behind `Arc`s or pools.
@@ -43,8 +47,14 @@ pub struct AppState {
     pub jwt: Arc<JwtKeys>,
     /// The process-wide Prometheus recorder's handle, for `/metrics`.
     pub metrics: PrometheusHandle,
-    /// Socket fan-out of this node.
+    /// Socket fan-out of this node: who listens where.
     pub hub: Hub,
+    /// Where every use case's outbox goes after commit: the node's
+    /// [`crate::realtime::backplane::Backplane`], on its way to the hubs (this
+    /// node's only, until a cluster backplane is configured).
+    pub publisher: Arc<dyn Publisher>,
+    /// The group-commit pipeline every post goes through.
+    pub posts: Posts,
     /// Per-user budget of socket messages.
     pub rate_limiter: Arc<MessageRateLimiter>,
     /// Flips to `true` when the server shuts down; sockets then close with 1001.
@@ -59,12 +69,28 @@ impl AppState {
         let pool = PoolOptions {
             max_connections: config.db_max_connections,
             acquire_timeout: Duration::from_secs(config.db_acquire_timeout),
+            sqlite_full_sync: config.sqlite_synchronous == "full",
         };
         let store = Store::connect(&url, pool).await?;
         store.migrate().await?;
         let secret = config.resolve_jwt_secret()?;
         let jwt = JwtKeys::new(&secret, config.access_lifetime(), config.refresh_lifetime());
         let hub = Hub::new(config.ws_queue_capacity);
+        let publisher: Arc<dyn Publisher> = Arc::new(LocalBackplane::new(hub.clone()));
+        let lanes = match store.backend() {
+            // One writer connection: one lane, which batches across rooms.
+            Backend::Sqlite => 1,
+            Backend::MySql | Backend::Postgres => config.post_writers,
+        };
+        let poster = Poster::new(store.clone(), publisher.clone());
+        let posts = Pipeline::start(
+            poster,
+            PipelineOptions {
+                lanes,
+                max_batch: config.post_batch_max,
+                queue: config.post_queue,
+            },
+        );
         let rate_limiter = Arc::new(MessageRateLimiter::new(config.ws_message_rate, config.ws_message_burst));
         let (shutdown, _) = tokio::sync::watch::channel(false);
         Ok(Self {
@@ -73,9 +99,18 @@ impl AppState {
             jwt: Arc::new(jwt),
             metrics: telemetry::metrics_handle(),
             hub,
+            publisher,
+            posts,
             rate_limiter,
             shutdown: Arc::new(shutdown),
         })
+    }
+}
+
+impl AppState {
+    /// Where use cases publish their outbox after commit.
+    pub fn publisher(&self) -> &dyn Publisher {
+        &*self.publisher
     }
 }
 

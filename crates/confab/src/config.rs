@@ -67,6 +67,20 @@ pub struct Config {
     pub ws_message_rate: u32,
     /// ...and in a burst; beyond it they get an `error` frame `rate_limited`.
     pub ws_message_burst: u32,
+    /// Client frames one socket may have in progress (posts waiting for
+    /// their commit); past it the socket is not read until one is answered.
+    pub ws_max_in_flight: usize,
+    /// Writer tasks of the post pipeline on PostgreSQL and MySQL (a room's
+    /// posts always go to the same one). SQLite has one writer whatever this says.
+    pub post_writers: usize,
+    /// Most posts one transaction writes (group commit).
+    pub post_batch_max: usize,
+    /// Posts that may wait per writer; beyond, senders wait for room in the queue.
+    pub post_queue: usize,
+    /// SQLite's `synchronous` setting: `full` (an acknowledged message
+    /// survives a power loss) or `normal` (it survives a crash of the
+    /// process; the last commits may be lost on power loss).
+    pub sqlite_synchronous: String,
 }
 
 impl Default for Config {
@@ -90,6 +104,11 @@ impl Default for Config {
             ws_resume_max: 500,
             ws_message_rate: 10,
             ws_message_burst: 30,
+            ws_max_in_flight: 64,
+            post_writers: 4,
+            post_batch_max: 256,
+            post_queue: 4096,
+            sqlite_synchronous: "full".into(),
         }
     }
 }
@@ -116,6 +135,11 @@ impl std::fmt::Debug for Config {
             .field("ws_resume_max", &self.ws_resume_max)
             .field("ws_message_rate", &self.ws_message_rate)
             .field("ws_message_burst", &self.ws_message_burst)
+            .field("ws_max_in_flight", &self.ws_max_in_flight)
+            .field("post_writers", &self.post_writers)
+            .field("post_batch_max", &self.post_batch_max)
+            .field("post_queue", &self.post_queue)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
             .finish()
     }
 }
@@ -226,6 +250,20 @@ impl Config {
         anyhow::ensure!(
             self.ws_message_rate >= 1 && self.ws_message_burst >= 1,
             "ws message rate and burst must be at least 1"
+        );
+        anyhow::ensure!(self.ws_max_in_flight >= 1, "ws_max_in_flight must be at least 1");
+        anyhow::ensure!(
+            (1..=64).contains(&self.post_writers),
+            "post_writers must be between 1 and 64"
+        );
+        anyhow::ensure!(
+            (1..=10_000).contains(&self.post_batch_max),
+            "post_batch_max must be between 1 and 10000"
+        );
+        anyhow::ensure!(self.post_queue >= 1, "post_queue must be at least 1");
+        anyhow::ensure!(
+            matches!(self.sqlite_synchronous.as_str(), "full" | "normal"),
+            "sqlite_synchronous must be \"full\" or \"normal\""
         );
         if let Some(secret) = &self.jwt_secret {
             anyhow::ensure!(secret.len() >= 16, "jwt_secret must be at least 16 bytes long");

@@ -12,9 +12,11 @@
 //!   yield the current user and enforce the `developer` role.
 //! - [`chat`]: the domain: rooms, members, notifications, and [`chat::policy`],
 //!   the one place that decides who may do what.
+//! - [`pipeline`]: group commit: the posts waiting on a lane are written by one transaction.
 //! - [`store`]: the database (SQLite, MySQL/MariaDB, PostgreSQL by URL) with
 //!   versioned migrations; one code path for every backend.
-//! - [`realtime`]: WebSocket sessions and the hub that fans events out to them.
+//! - [`realtime`]: WebSocket sessions, the backplane every committed event goes
+//!   through, and the hub that fans events out to this node's sockets.
 //! - [`error`]: the one error type, rendered in DRF's JSON shapes.
 //! - [`telemetry`]: tracing, request ids and Prometheus metrics.
 //! - [`web`]: the browser client (`web/`), embedded in the binary and served at `/`.
@@ -28,6 +30,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod pipeline;
 pub mod realtime;
 pub mod store;
 pub mod telemetry;

@@ -22,6 +22,9 @@ pub struct ConnectParams {
     /// Rooms the sockets are spread over.
     #[arg(long, default_value_t = 10)]
     pub rooms: usize,
+    /// Which user and room socket n gets (U users, R rooms).
+    #[arg(long, value_enum, default_value_t = Layout::RoundRobin)]
+    pub layout: Layout,
     /// Seconds to hold the sockets open after the last one connected.
     #[arg(long, default_value_t = 5.0)]
     pub hold: f64,
@@ -31,6 +34,38 @@ pub struct ConnectParams {
     /// Seconds to let the server settle before each memory reading.
     #[arg(long, default_value_t = 1.0)]
     pub settle: f64,
+}
+
+/// How sockets are laid out over users and rooms.
+#[derive(Clone, Copy, Debug, Serialize, clap::ValueEnum, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Layout {
+    /// User n % U, room n % R: when R divides U, each user has all its
+    /// sockets in one room (100 users over 100 rooms: one user per room).
+    RoundRobin,
+    /// Room n % R, user (n / R) % U: consecutive users fill every room, so
+    /// with N = R x U each user has one socket in each room.
+    Grid,
+}
+
+impl Layout {
+    pub fn name(self) -> &'static str {
+        match self {
+            Layout::RoundRobin => "round-robin",
+            Layout::Grid => "grid",
+        }
+    }
+}
+
+/// The `(user index, room)` of each socket.
+pub fn socket_specs(layout: Layout, sockets: usize, users: usize, rooms: &[i64]) -> Vec<(usize, i64)> {
+    let (u, r) = (users.max(1), rooms.len());
+    (0..sockets)
+        .map(|s| match layout {
+            Layout::RoundRobin => (s % u, rooms[s % r]),
+            Layout::Grid => (s / r % u, rooms[s % r]),
+        })
+        .collect()
 }
 
 #[derive(Debug, Serialize)]
@@ -56,8 +91,10 @@ pub struct ConnectReport {
 impl ConnectReport {
     pub fn table(&self, params: &ConnectParams) -> String {
         let mut t = Table::new(format!(
-            "connect: {} sockets over {} rooms",
-            params.sockets, params.rooms
+            "connect: {} sockets over {} rooms, {} layout",
+            params.sockets,
+            params.rooms,
+            params.layout.name()
         ));
         let kib = |v: Option<u64>| v.map_or("-".into(), |v| format!("{v} KiB"));
         t.row("users", self.users)
@@ -89,9 +126,7 @@ pub async fn run(bench: &Bench, params: &ConnectParams) -> anyhow::Result<Connec
     );
     let users = bench.users(bench.users.min(params.sockets)).await?;
     let rooms = bench.rooms(&users[0], params.rooms).await?;
-    let specs: Vec<(usize, i64)> = (0..params.sockets)
-        .map(|s| (s % users.len(), rooms[s % rooms.len()]))
-        .collect();
+    let specs = socket_specs(params.layout, params.sockets, users.len(), &rooms);
     bench.join(&users, &specs).await?;
 
     let settle = Duration::from_secs_f64(params.settle.max(0.0));
@@ -173,4 +208,45 @@ pub async fn run(bench: &Bench, params: &ConnectParams) -> anyhow::Result<Connec
         rss_per_socket_kib,
         bench_rss_kib,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    /// Users per room and rooms per user of a layout.
+    fn shape(specs: &[(usize, i64)]) -> (HashMap<i64, HashSet<usize>>, HashMap<usize, HashSet<i64>>) {
+        let (mut by_room, mut by_user) = (HashMap::<_, HashSet<_>>::new(), HashMap::<_, HashSet<_>>::new());
+        for &(u, r) in specs {
+            by_room.entry(r).or_default().insert(u);
+            by_user.entry(u).or_default().insert(r);
+        }
+        (by_room, by_user)
+    }
+
+    #[test]
+    fn grid_puts_every_user_in_every_room() {
+        let rooms: Vec<i64> = (1000..1100).collect();
+        let specs = socket_specs(Layout::Grid, 10_000, 100, &rooms);
+        let (by_room, by_user) = shape(&specs);
+        assert_eq!(by_room.len(), 100);
+        assert!(by_room.values().all(|users| users.len() == 100));
+        assert!(by_user.values().all(|rooms| rooms.len() == 100));
+        // One socket per (user, room).
+        assert_eq!(specs.iter().collect::<HashSet<_>>().len(), 10_000);
+    }
+
+    #[test]
+    fn round_robin_with_as_many_users_as_rooms_gives_each_room_one_user() {
+        let rooms: Vec<i64> = (1000..1100).collect();
+        let specs = socket_specs(Layout::RoundRobin, 10_000, 100, &rooms);
+        let (by_room, by_user) = shape(&specs);
+        assert!(by_room.values().all(|users| users.len() == 1));
+        assert!(by_user.values().all(|rooms| rooms.len() == 1));
+        // The suite's connect-10000: each room has 10 users, each user's 100 sockets in one room.
+        let specs = socket_specs(Layout::RoundRobin, 10_000, 100, &rooms[..10]);
+        let (by_room, _) = shape(&specs);
+        assert!(by_room.values().all(|users| users.len() == 10));
+    }
 }

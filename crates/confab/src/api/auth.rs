@@ -64,7 +64,7 @@ pub struct Me {
         (status = 401, description = "Wrong credentials or inactive user", body = ErrorBody),
     ))]
 pub async fn obtain(State(state): State<AppState>, body: JsonObject) -> Result<Json<TokenPairBody>> {
-    let mut fields = Fields::new(body);
+    let mut fields = Fields::new(body.0);
     // Longer than any stored name or password can be, so only a bound on the work asked of us.
     let username = fields.text("username", Text::required(password::MAX_LENGTH));
     let password = fields.text("password", Text::required(password::MAX_LENGTH).untrimmed());
@@ -93,7 +93,7 @@ pub async fn obtain(State(state): State<AppState>, body: JsonObject) -> Result<J
         (status = 401, description = "Invalid, expired or non-refresh token", body = ErrorBody),
     ))]
 pub async fn refresh(State(state): State<AppState>, body: JsonObject) -> Result<Json<TokenRefreshed>> {
-    let mut fields = Fields::new(body);
+    let mut fields = Fields::new(body.0);
     let token = fields.text("refresh", Text::required(MAX_TOKEN_CHARS));
     fields.finish()?;
     let claims = state.jwt.verify(&token.unwrap_or_default(), Some(TokenType::Refresh))?;
@@ -125,7 +125,7 @@ pub async fn refresh(State(state): State<AppState>, body: JsonObject) -> Result<
         (status = 401, body = ErrorBody),
     ))]
 pub async fn verify(State(state): State<AppState>, body: JsonObject) -> Result<Json<serde_json::Value>> {
-    let mut fields = Fields::new(body);
+    let mut fields = Fields::new(body.0);
     let token = fields.text("token", Text::required(MAX_TOKEN_CHARS));
     fields.finish()?;
     state.jwt.verify(&token.unwrap_or_default(), None)?;

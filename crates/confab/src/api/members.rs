@@ -36,7 +36,9 @@ pub async fn list(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<Member>>> {
-    Ok(Json(members::list(&state.store, &state.hub, &user, id).await?))
+    Ok(Json(
+        members::list(&state.store, |u| state.hub.is_online(id, u), &user, id).await?,
+    ))
 }
 
 /// Add a developer to the room (room admins and moderators); they get a `room_invite` notification.
@@ -53,7 +55,7 @@ pub async fn add(
     body: JsonObject,
 ) -> Result<(StatusCode, Json<Member>)> {
     let target = || {
-        let mut fields = Fields::new(body);
+        let mut fields = Fields::new(body.0);
         let target = if fields.has("user_id") {
             fields.integer("user_id", true).map(MemberRef::Id)
         } else if fields.has("username") {
@@ -66,7 +68,7 @@ pub async fn add(
         fields.finish()?;
         target.ok_or_else(|| Error::field("user_id", "This field is required."))
     };
-    let member = members::add(&state.store, &state.hub, &user, id, target).await?;
+    let member = members::add(&state.store, state.publisher(), &user, id, target).await?;
     Ok((StatusCode::CREATED, Json(member)))
 }
 
@@ -84,13 +86,13 @@ pub async fn update(
     body: JsonObject,
 ) -> Result<Json<Member>> {
     let role = || {
-        let mut fields = Fields::new(body);
+        let mut fields = Fields::new(body.0);
         let role = fields.choice("role", true, Role::parse);
         fields.finish()?;
         role.ok_or_else(|| Error::field("role", "This field is required."))
     };
     Ok(Json(
-        members::change_role(&state.store, &state.hub, &user, id, user_id, role).await?,
+        members::change_role(&state.store, state.publisher(), &user, id, user_id, role).await?,
     ))
 }
 
@@ -103,6 +105,6 @@ pub async fn remove(
     Developer(user): Developer,
     Path((id, user_id)): Path<(i64, i64)>,
 ) -> Result<StatusCode> {
-    members::remove(&state.store, &state.hub, &user, id, user_id).await?;
+    members::remove(&state.store, state.publisher(), &user, id, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

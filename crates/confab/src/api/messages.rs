@@ -6,13 +6,14 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::input::{Fields, JsonObject, Path, Text};
+use super::input::{JsonObject, Path};
 use super::pagination::RequestUrl;
 use super::{ErrorBody, ValidationErrorBody};
 use crate::app::AppState;
 use crate::auth::Developer;
-use crate::chat::messages::{self, NewMessageInput, Posted};
-use crate::chat::types::limits::{CLIENT_ID_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MESSAGE_CONTENT_MAX};
+use crate::chat::messages;
+use crate::chat::posting::{self, NewMessageInput, Posted};
+use crate::chat::types::limits::{HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX};
 use crate::chat::types::{Message, MessageType};
 use crate::error::{Error, FieldErrors, Result};
 use crate::store::messages::Cursor;
@@ -152,32 +153,14 @@ pub async fn post(
     Path(id): Path<i64>,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<Message>)> {
-    let input = move || message_input(body);
-    // Detached, so a client hanging up mid-request cannot stop a committed
-    // message from being published.
-    let (message, posted) = messages::post_detached(&state, &user, id, input).await?;
+    let input = move || NewMessageInput::read(body.0);
+    // Once queued, the post is written and published even if the client hangs up.
+    let (message, posted) = posting::post(&state.posts, &user, id, input).await?;
     let status = match posted {
         Posted::Created => StatusCode::CREATED,
         Posted::Duplicate => StatusCode::OK,
     };
     Ok((status, Json(message)))
-}
-
-/// The fields of a new message, read as the REST post and the socket's
-/// `chat_message` frame both read them.
-pub fn message_input(body: JsonObject) -> Result<NewMessageInput> {
-    let mut fields = Fields::new(body);
-    let content = fields.text("content", Text::required(MESSAGE_CONTENT_MAX));
-    let message_type = fields.choice("message_type", false, MessageType::parse);
-    let reply_to = fields.nullable_integer("reply_to");
-    let client_id = fields.nullable_text("client_id", Text::optional(CLIENT_ID_MAX));
-    fields.finish()?;
-    Ok(NewMessageInput {
-        content: content.unwrap_or_default(),
-        message_type: message_type.unwrap_or(MessageType::Text),
-        reply_to,
-        client_id: client_id.filter(|c| !c.is_empty()),
-    })
 }
 
 /// Mark this message and every earlier one of its room as read (members).
@@ -188,7 +171,7 @@ pub async fn read(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<Json<ReadBody>> {
-    messages::mark_read(&state.store, &state.hub, &user, id).await?;
+    messages::mark_read(&state.store, state.publisher(), &user, id).await?;
     Ok(Json(ReadBody {
         detail: "Marked as read.",
     }))
@@ -203,6 +186,6 @@ pub async fn delete(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<StatusCode> {
-    messages::delete(&state.store, &state.hub, &user, id).await?;
+    messages::delete(&state.store, state.publisher(), &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -87,7 +87,7 @@ pub async fn create(
     Developer(user): Developer,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<Room>)> {
-    let mut fields = Fields::new(body);
+    let mut fields = Fields::new(body.0);
     let name = fields.text("name", Text::required(ROOM_NAME_MAX));
     let description = fields.text("description", Text::optional(ROOM_DESCRIPTION_MAX));
     let room_type = fields.choice("room_type", false, RoomType::parse);
@@ -99,7 +99,7 @@ pub async fn create(
     };
     Ok((
         StatusCode::CREATED,
-        Json(rooms::create(&state.store, &state.hub, &user, new).await?),
+        Json(rooms::create(&state.store, state.publisher(), &user, new).await?),
     ))
 }
 
@@ -124,7 +124,7 @@ pub async fn update(
     body: JsonObject,
 ) -> Result<Json<Room>> {
     let patch = || {
-        let mut fields = Fields::new(body);
+        let mut fields = Fields::new(body.0);
         let patch = RoomPatch {
             name: fields.text("name", Text::required(ROOM_NAME_MAX).not_required()),
             description: fields.text("description", Text::optional(ROOM_DESCRIPTION_MAX)),
@@ -143,7 +143,7 @@ pub async fn delete(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<StatusCode> {
-    rooms::delete(&state.store, &state.hub, &user, id).await?;
+    rooms::delete(&state.store, state.publisher(), &user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,7 +155,7 @@ pub async fn join(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<Json<JoinResponse>> {
-    let (decision, room) = rooms::join(&state.store, &state.hub, &user, id).await?;
+    let (decision, room) = rooms::join(&state.store, state.publisher(), &user, id).await?;
     let detail = match decision {
         JoinDecision::Join => "Joined the room.",
         JoinDecision::AlreadyMember => "Already a member of the room.",
@@ -174,7 +174,7 @@ pub async fn leave(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<Json<DetailBody>> {
-    rooms::leave(&state.store, &state.hub, &user, id).await?;
+    rooms::leave(&state.store, state.publisher(), &user, id).await?;
     Ok(Json(DetailBody {
         detail: "Left the room.",
     }))

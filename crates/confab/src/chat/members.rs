@@ -3,13 +3,13 @@
 
 use sea_orm::ConnectionTrait;
 
+use super::events::ServerEvent;
+use super::outbox::{Notice, Outbox, Publisher};
 use super::policy::{self, Removal};
 use super::rooms::{facts, role_of, RoomFacts};
 use super::types::{Member, Role, UserRef, DEVELOPER_ROLE};
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
-use crate::realtime::event::ServerEvent;
-use crate::realtime::hub::Hub;
 use crate::store::entities::{notifications, room_members};
 use crate::store::notifications::NewNotification;
 use crate::store::{self, Store};
@@ -20,7 +20,13 @@ pub enum MemberRef {
     Username(String),
 }
 
-pub async fn list(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -> Result<Vec<Member>> {
+/// The room's members; `is_online` says whether a user has a socket in the room.
+pub async fn list(
+    store: &Store,
+    is_online: impl Fn(i64) -> bool,
+    user: &CurrentUser,
+    room_id: i64,
+) -> Result<Vec<Member>> {
     let facts = facts(store.reader(), room_id, user.id, false).await?;
     policy::view_room(&facts.access)?;
     let members = store::members::of_room(store.reader(), room_id).await?;
@@ -29,7 +35,7 @@ pub async fn list(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) ->
     Ok(members
         .iter()
         .map(|m| Member {
-            is_online: hub.is_online(room_id, m.user_id),
+            is_online: is_online(m.user_id),
             ..present(m, names.get(&m.user_id).cloned().unwrap_or_default())
         })
         .collect())
@@ -39,7 +45,7 @@ pub async fn list(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) ->
 /// `target` validates the request body once the caller is known to be allowed.
 pub async fn add(
     store: &Store,
-    hub: &Hub,
+    publisher: &dyn Publisher,
     actor: &CurrentUser,
     room_id: i64,
     target: impl FnOnce() -> Result<MemberRef>,
@@ -83,15 +89,14 @@ pub async fn add(
         .await?,
     );
     txn.commit().await?;
-    super::notifications::publish(hub, sent);
-    announce_arrival(
-        hub,
-        room_id,
-        UserRef {
-            id: user.id,
-            username: user.username.clone(),
-        },
-    );
+    let mut outbox = Outbox::new();
+    super::notifications::announce(&mut outbox, sent);
+    let arrived = UserRef {
+        id: user.id,
+        username: user.username.clone(),
+    };
+    announce_arrival(&mut outbox, room_id, arrived);
+    publisher.publish(outbox);
     Ok(present(&member, user.username))
 }
 
@@ -99,7 +104,7 @@ pub async fn add(
 /// `role` validates the request body once the caller is known to be allowed.
 pub async fn change_role(
     store: &Store,
-    hub: &Hub,
+    publisher: &dyn Publisher,
     actor: &CurrentUser,
     room_id: i64,
     user_id: i64,
@@ -141,13 +146,21 @@ pub async fn change_role(
         .map(|u| u.username)
         .unwrap_or_default();
     txn.commit().await?;
-    super::notifications::publish(hub, sent);
+    let mut outbox = Outbox::new();
+    super::notifications::announce(&mut outbox, sent);
+    publisher.publish(outbox);
     Ok(present(&member, username))
 }
 
 /// Removes a member: themself (as leaving), or someone else as the policy allows,
 /// who then gets a `removed_from_room` notification.
-pub async fn remove(store: &Store, hub: &Hub, actor: &CurrentUser, room_id: i64, user_id: i64) -> Result<()> {
+pub async fn remove(
+    store: &Store,
+    publisher: &dyn Publisher,
+    actor: &CurrentUser,
+    room_id: i64,
+    user_id: i64,
+) -> Result<()> {
     let mut sent = Vec::new();
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
@@ -174,20 +187,19 @@ pub async fn remove(store: &Store, hub: &Hub, actor: &CurrentUser, room_id: i64,
             .await?,
         );
     }
-    txn.commit().await?;
-    super::notifications::publish(hub, sent);
-    let name = store::users::find(store.reader(), user_id)
+    let name = store::users::find(&txn, user_id)
         .await?
         .map(|u| u.username)
         .unwrap_or_default();
-    announce_departure(
-        hub,
-        room_id,
-        UserRef {
-            id: user_id,
-            username: name,
-        },
-    );
+    txn.commit().await?;
+    let mut outbox = Outbox::new();
+    super::notifications::announce(&mut outbox, sent);
+    let departed = UserRef {
+        id: user_id,
+        username: name,
+    };
+    announce_departure(&mut outbox, room_id, departed);
+    publisher.publish(outbox);
     Ok(())
 }
 
@@ -231,21 +243,26 @@ pub(crate) async fn depart<C: ConnectionTrait>(
     Ok(())
 }
 
-/// After a departure has committed: the room gets `member_removed`, then the
-/// user's room sockets close (4003) and their user-level sockets stop
-/// listening to it.
-pub(crate) fn announce_departure(hub: &Hub, room_id: i64, user: UserRef) {
+/// A departure: the room gets `member_removed`, then the user's room sockets
+/// close (4003) and their user-level sockets stop listening to it.
+pub(crate) fn announce_departure(outbox: &mut Outbox, room_id: i64, user: UserRef) {
     let user_id = user.id;
     // First, so the user's own user-level sockets learn of it too.
-    hub.publish(room_id, &ServerEvent::MemberRemoved { user }.encode(Some(room_id)));
-    hub.disconnect(room_id, user_id);
+    outbox.to_room(room_id, None, ServerEvent::MemberRemoved { user });
+    outbox.push(Notice::Disconnect {
+        room: room_id,
+        user: user_id,
+    });
 }
 
-/// After an arrival has committed: the user's user-level sockets start
-/// listening to the room, and the room (them included) gets `member_added`.
-pub(crate) fn announce_arrival(hub: &Hub, room_id: i64, user: UserRef) {
-    hub.attach_user_sockets(room_id, &user);
-    hub.publish(room_id, &ServerEvent::MemberAdded { user }.encode(Some(room_id)));
+/// An arrival: the user's user-level sockets start listening to the room,
+/// and the room (them included) gets `member_added`.
+pub(crate) fn announce_arrival(outbox: &mut Outbox, room_id: i64, user: UserRef) {
+    outbox.push(Notice::Follow {
+        room: room_id,
+        user: user.clone(),
+    });
+    outbox.to_room(room_id, None, ServerEvent::MemberAdded { user });
 }
 
 fn present(member: &room_members::Model, username: String) -> Member {

@@ -1,176 +1,22 @@
-//! Message use cases: post, history, delete, read pointer; and [`present`],
+//! Message use cases: history, delete, read pointer; and [`present`],
 //! which turns rows into message objects with a fixed number of queries.
+//! Posting, with its group commit, is in [`super::posting`].
 
 use std::collections::HashMap;
 
 use sea_orm::ConnectionTrait;
 
-use super::notifications;
+use super::events::ServerEvent;
+use super::outbox::{Outbox, Publisher};
 use super::policy;
 use super::rooms::{facts, RoomFacts};
 use super::types::limits::REPLY_PREVIEW_CHARS;
-use super::types::{Message, MessageType, ReplyPreview, UserRef};
-use crate::app::AppState;
+use super::types::{Message, ReplyPreview, UserRef};
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
-use crate::realtime::event::ServerEvent;
-use crate::realtime::hub::Hub;
 use crate::store::entities::messages;
-use crate::store::messages::{Cursor, NewMessage};
+use crate::store::messages::Cursor;
 use crate::store::{self, Store};
-
-/// A validated message to post.
-pub struct NewMessageInput {
-    pub content: String,
-    pub message_type: MessageType,
-    pub reply_to: Option<i64>,
-    pub client_id: Option<String>,
-}
-
-/// Whether a post stored a new message or found the one already sent with its `client_id`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Posted {
-    Created,
-    Duplicate,
-}
-
-/// Posts a message: authorize, validate (`input`, run only once the caller
-/// may post), then in one transaction under the room lock: take the next
-/// sequence number, insert, move the sender's read pointer, notify mentions
-/// and the replied-to author. Ids therefore increase in commit order within a
-/// room, and a retried `client_id` returns the first message.
-/// [`post`] on its own task: once started it runs to the end (commit and
-/// publish) even if the caller goes away, so no committed message is left
-/// unpublished.
-pub async fn post_detached(
-    state: &AppState,
-    user: &CurrentUser,
-    room_id: i64,
-    input: impl FnOnce() -> Result<NewMessageInput> + Send + 'static,
-) -> Result<(Message, Posted)> {
-    let (store, hub, user) = (state.store.clone(), state.hub.clone(), user.clone());
-    tokio::spawn(async move { post(&store, &hub, &user, room_id, input).await })
-        .await
-        .map_err(Error::internal)?
-}
-
-pub async fn post(
-    store: &Store,
-    hub: &Hub,
-    user: &CurrentUser,
-    room_id: i64,
-    input: impl FnOnce() -> Result<NewMessageInput>,
-) -> Result<(Message, Posted)> {
-    // Held until the message is published: this node publishes a room's
-    // messages in the order they commit.
-    let _append = hub.append_lock(room_id).await;
-    let txn = store.begin().await?;
-    let facts = facts(&txn, room_id, user.id, true).await?;
-    policy::take_part(&facts.access)?;
-    let input = input()?;
-    let replied = match input.reply_to {
-        Some(id) => match store::messages::find(&txn, id)
-            .await?
-            .filter(|m| m.room_id == room_id && !m.is_deleted)
-        {
-            Some(replied) => Some(replied),
-            None => {
-                // A retry whose message was stored before the replied-to one
-                // was deleted is still that message, not an error.
-                if let Some(client_id) = &input.client_id {
-                    drop(txn);
-                    if let Some(first) = first_sent(store, user.id, client_id).await? {
-                        return Ok((first, Posted::Duplicate));
-                    }
-                }
-                return Err(Error::field(
-                    "reply_to",
-                    format!("Invalid pk \"{id}\" - object does not exist."),
-                ));
-            }
-        },
-        None => None,
-    };
-    let seq = facts.room.last_seq + 1;
-    let inserted = store::messages::insert(
-        &txn,
-        NewMessage {
-            room_id,
-            sender_id: user.id,
-            seq,
-            content: &input.content,
-            message_type: input.message_type.as_str(),
-            reply_to_id: replied.as_ref().map(|m| m.id),
-            client_id: input.client_id.as_deref(),
-        },
-    )
-    .await;
-    let message = match inserted {
-        Ok(message) => message,
-        // A retried client_id (or the same one sent at the same moment into
-        // another room): the unique index decides, without a lookup on every
-        // post; answer with the message stored first.
-        Err(e) if store::is_unique_violation(&e) && input.client_id.is_some() => {
-            drop(txn);
-            let client_id = input.client_id.as_deref().unwrap_or_default();
-            let first = first_sent(store, user.id, client_id)
-                .await?
-                .ok_or_else(|| Error::internal(e))?;
-            return Ok((first, Posted::Duplicate));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    store::rooms::set_last_seq(&txn, room_id, seq).await?;
-    // Posting shows the sender has seen the room up to their own message.
-    store::members::advance_read_pointer(&txn, room_id, user.id, seq).await?;
-    let mut sent = Vec::new();
-    notifications::for_new_message(&txn, &facts.room, user, &message, replied.as_ref(), &mut sent).await?;
-    // The message object is built from what this post already holds: no
-    // re-read while the room's lock is held. Only a reply to someone else
-    // needs their name.
-    let replied = match replied {
-        Some(r) if r.sender_id == user.id => Some((r, user.as_ref())),
-        Some(r) => {
-            let name = store::users::names(&txn, vec![r.sender_id])
-                .await?
-                .pop()
-                .map(|(_, name)| name);
-            let sender = UserRef {
-                id: r.sender_id,
-                username: name.unwrap_or_default(),
-            };
-            Some((r, sender))
-        }
-        None => None,
-    };
-    txn.commit().await?;
-    // Fresh, a message has been read by its sender only: in the sender's
-    // answer `is_read` is true, in the broadcast false (see
-    // `ServerEvent::ChatMessage`); nobody else has read it yet.
-    let replied = replied.as_ref().map(|(r, sender)| (r, sender.clone()));
-    let message = message_object(message, user.as_ref(), replied, true, 0);
-    let broadcast = Message {
-        is_read: false,
-        ..message.clone()
-    };
-    let mut frame = ServerEvent::ChatMessage {
-        message: Box::new(broadcast),
-    }
-    .encode(Some(room_id));
-    frame.seq = Some(seq);
-    hub.publish(room_id, &frame);
-    notifications::publish(hub, sent);
-    Ok((message, Posted::Created))
-}
-
-/// The message `sender_id` already stored under `client_id`, as its sender
-/// sees it: the answer to a retried send.
-async fn first_sent(store: &Store, sender_id: i64, client_id: &str) -> Result<Option<Message>> {
-    match store::messages::find_by_client_id(store.reader(), sender_id, client_id).await? {
-        Some(first) => Ok(Some(present_one(store.reader(), sender_id, first).await?)),
-        None => Ok(None),
-    }
-}
 
 /// One page of history, oldest first, and whether older / newer live messages exist.
 pub struct HistoryPage {
@@ -225,7 +71,7 @@ pub async fn history(
 
 /// Soft-deletes a message (sender, room admin or moderator). A deleted or
 /// invisible message is not found.
-pub async fn delete(store: &Store, hub: &Hub, user: &CurrentUser, message_id: i64) -> Result<Message> {
+pub async fn delete(store: &Store, publisher: &dyn Publisher, user: &CurrentUser, message_id: i64) -> Result<Message> {
     let txn = store.begin().await?;
     let message = store::messages::find(&txn, message_id)
         .await?
@@ -236,38 +82,57 @@ pub async fn delete(store: &Store, hub: &Hub, user: &CurrentUser, message_id: i6
     store::messages::mark_deleted(&txn, message_id).await?;
     txn.commit().await?;
     let room_id = message.room_id;
-    hub.publish(
+    let mut outbox = Outbox::new();
+    outbox.to_room(
         room_id,
-        &ServerEvent::MessageDeleted { message_id }.encode(Some(room_id)),
+        Some(facts.room.last_seq),
+        ServerEvent::MessageDeleted { message_id },
     );
+    publisher.publish(outbox);
     let mut message = present_one(store.reader(), user.id, message).await?;
     message.is_deleted = true;
     Ok(message)
 }
 
 /// Marks `message_id` and everything before it in its room as read by the
-/// caller (a pointer that only moves forward). Returns the message.
-pub async fn mark_read(store: &Store, hub: &Hub, user: &CurrentUser, message_id: i64) -> Result<Message> {
-    let txn = store.begin().await?;
-    let message = store::messages::find(&txn, message_id)
+/// caller (a pointer that only moves forward), and tells the room who read
+/// what: a receipt goes out even when the pointer was already past the
+/// message (a sender reading their own message), and a read that moves
+/// nothing writes nothing. Returns the message.
+pub async fn mark_read(
+    store: &Store,
+    publisher: &dyn Publisher,
+    user: &CurrentUser,
+    message_id: i64,
+) -> Result<Message> {
+    let db = store.reader();
+    let message = store::messages::find(db, message_id)
         .await?
         .filter(|m| !m.is_deleted)
         .ok_or(Error::NotFound)?;
-    let facts = facts(&txn, message.room_id, user.id, false).await?;
+    let facts = facts(db, message.room_id, user.id, false).await?;
     policy::take_part(&facts.access)?;
-    let moved = store::members::advance_read_pointer(&txn, message.room_id, user.id, message.seq).await?;
-    txn.commit().await?;
-    if moved {
-        let event = ServerEvent::MessageRead {
-            message_id,
-            user: user.as_ref(),
-        };
-        hub.publish(message.room_id, &event.encode(Some(message.room_id)));
+    let pointer = facts.membership.as_ref().map_or(0, |m| m.last_read_seq);
+    if pointer < message.seq {
+        let txn = store.begin().await?;
+        store::members::advance_read_pointer(&txn, message.room_id, user.id, message.seq).await?;
+        txn.commit().await?;
     }
+    let mut outbox = Outbox::new();
+    let event = ServerEvent::MessageRead {
+        message_id,
+        user: user.as_ref(),
+    };
+    outbox.to_room(message.room_id, Some(facts.room.last_seq), event);
+    publisher.publish(outbox);
     present_one(store.reader(), user.id, message).await
 }
 
-async fn present_one<C: ConnectionTrait>(db: &C, viewer_id: i64, message: messages::Model) -> Result<Message> {
+pub(crate) async fn present_one<C: ConnectionTrait>(
+    db: &C,
+    viewer_id: i64,
+    message: messages::Model,
+) -> Result<Message> {
     let facts = facts(db, message.room_id, viewer_id, false).await?;
     present_in_room(db, viewer_id, &facts, vec![message])
         .await?
@@ -342,7 +207,7 @@ pub(crate) async fn present<C: ConnectionTrait>(
 }
 
 /// The message object of the contract, from a row and what it refers to.
-fn message_object(
+pub(crate) fn message_object(
     m: messages::Model,
     sender: UserRef,
     replied: Option<(&messages::Model, UserRef)>,

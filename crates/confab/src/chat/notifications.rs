@@ -3,12 +3,12 @@
 
 use sea_orm::ConnectionTrait;
 
+use super::events::ServerEvent;
+use super::outbox::Outbox;
 use super::types::Notification;
 use super::Window;
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
-use crate::realtime::event::ServerEvent;
-use crate::realtime::hub::Hub;
 use crate::store::entities::{messages, notifications, rooms};
 use crate::store::notifications::NewNotification;
 use crate::store::{self, Store};
@@ -119,18 +119,12 @@ pub async fn mark_all_read(store: &Store, user: &CurrentUser) -> Result<u64> {
     Ok(updated)
 }
 
-/// Pushes notifications, once their transaction has committed, to every open
-/// socket of their recipients.
-pub(crate) fn publish(hub: &Hub, sent: Vec<notifications::Model>) {
+/// Puts notifications in the outbox, for every open socket of their recipients.
+pub(crate) fn announce(outbox: &mut Outbox, sent: Vec<notifications::Model>) {
     for n in sent {
         let user_id = n.user_id;
-        hub.publish_to_user(
-            user_id,
-            &ServerEvent::Notification {
-                notification: present(n),
-            }
-            .encode(None),
-        );
+        let notification = present(n);
+        outbox.to_user(user_id, ServerEvent::Notification { notification });
     }
 }
 

@@ -4,13 +4,12 @@ use std::collections::HashMap;
 
 use sea_orm::ConnectionTrait;
 
+use super::outbox::{Notice, Outbox, Publisher};
 use super::policy::{self, JoinDecision, RoomAccess};
 use super::types::{Message, Role, Room, RoomType, UserRef};
 use super::Window;
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
-use crate::realtime::event::ServerEvent;
-use crate::realtime::hub::Hub;
 use crate::store::entities::{room_members, rooms};
 use crate::store::{self, Store};
 
@@ -46,17 +45,22 @@ pub(crate) async fn facts<C: ConnectionTrait>(db: &C, room_id: i64, user_id: i64
     };
     let room = room.ok_or(Error::NotFound)?;
     let membership = store::members::find(db, room_id, user_id).await?;
-    let access = RoomAccess {
-        // An unknown type in the database is treated as the most restrictive one.
-        room_type: RoomType::parse(&room.room_type).unwrap_or(RoomType::Private),
-        is_active: room.is_active,
-        my_role: membership.as_ref().map(role_of),
-    };
+    let access = access(&room, membership.as_ref());
     Ok(RoomFacts {
         room,
         membership,
         access,
     })
+}
+
+/// What the policy needs to know of a room and the caller's membership in it.
+pub(crate) fn access(room: &rooms::Model, membership: Option<&room_members::Model>) -> RoomAccess {
+    RoomAccess {
+        // An unknown type in the database is treated as the most restrictive one.
+        room_type: RoomType::parse(&room.room_type).unwrap_or(RoomType::Private),
+        is_active: room.is_active,
+        my_role: membership.map(role_of),
+    }
 }
 
 pub(crate) fn role_of(member: &room_members::Model) -> Role {
@@ -77,7 +81,7 @@ pub async fn get(store: &Store, user: &CurrentUser, room_id: i64) -> Result<Room
 
 /// Creates a room with `user` as its admin; their open user-level sockets
 /// start following it at once.
-pub async fn create(store: &Store, hub: &Hub, user: &CurrentUser, new: NewRoom) -> Result<Room> {
+pub async fn create(store: &Store, publisher: &dyn Publisher, user: &CurrentUser, new: NewRoom) -> Result<Room> {
     let txn = store.begin().await?;
     let room = store::rooms::insert(
         &txn,
@@ -91,7 +95,9 @@ pub async fn create(store: &Store, hub: &Hub, user: &CurrentUser, new: NewRoom) 
     .await?;
     store::members::insert(&txn, room.id, user.id, Role::Admin.as_str()).await?;
     txn.commit().await?;
-    super::members::announce_arrival(hub, room.id, user.as_ref());
+    let mut outbox = Outbox::new();
+    super::members::announce_arrival(&mut outbox, room.id, user.as_ref());
+    publisher.publish(outbox);
     present_one(store.reader(), user.id, room).await
 }
 
@@ -118,19 +124,25 @@ pub async fn update(
 }
 
 /// Soft delete: the room becomes inactive and invisible.
-pub async fn delete(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -> Result<()> {
+pub async fn delete(store: &Store, publisher: &dyn Publisher, user: &CurrentUser, room_id: i64) -> Result<()> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, user.id, true).await?;
     policy::manage_room(&facts.access)?;
     store::rooms::deactivate(&txn, room_id).await?;
     txn.commit().await?;
-    hub.publish_to_user_sockets(room_id, &ServerEvent::RoomDeleted.encode(Some(room_id)));
-    hub.close_room(room_id);
+    let mut outbox = Outbox::new();
+    outbox.push(Notice::CloseRoom { room: room_id });
+    publisher.publish(outbox);
     Ok(())
 }
 
 /// Joins a public room. Returns whether the caller was already a member.
-pub async fn join(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -> Result<(JoinDecision, Room)> {
+pub async fn join(
+    store: &Store,
+    publisher: &dyn Publisher,
+    user: &CurrentUser,
+    room_id: i64,
+) -> Result<(JoinDecision, Room)> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, user.id, true).await?;
     let decision = policy::join_room(&facts.access)?;
@@ -141,12 +153,14 @@ pub async fn join(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) ->
     }
     txn.commit().await?;
     if decision == JoinDecision::Join {
-        super::members::announce_arrival(hub, room_id, user.as_ref());
+        let mut outbox = Outbox::new();
+        super::members::announce_arrival(&mut outbox, room_id, user.as_ref());
+        publisher.publish(outbox);
     }
     Ok((decision, present_one(store.reader(), user.id, facts.room).await?))
 }
 
-pub async fn leave(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -> Result<()> {
+pub async fn leave(store: &Store, publisher: &dyn Publisher, user: &CurrentUser, room_id: i64) -> Result<()> {
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, user.id, true).await?;
     policy::leave_room(&facts.access)?;
@@ -154,8 +168,10 @@ pub async fn leave(store: &Store, hub: &Hub, user: &CurrentUser, room_id: i64) -
     let mut sent = Vec::new();
     super::members::depart(&txn, &facts, membership, &mut sent).await?;
     txn.commit().await?;
-    super::notifications::publish(hub, sent);
-    super::members::announce_departure(hub, room_id, user.as_ref());
+    let mut outbox = Outbox::new();
+    super::notifications::announce(&mut outbox, sent);
+    super::members::announce_departure(&mut outbox, room_id, user.as_ref());
+    publisher.publish(outbox);
     Ok(())
 }
 

@@ -49,13 +49,13 @@ pub async fn seed(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
                 description: "Say hello!".into(),
                 room_type: RoomType::Public,
             };
-            rooms::create(store, &state.hub, alice, new).await?
+            rooms::create(store, state.publisher(), alice, new).await?
         }
     };
     if !room.is_member {
-        rooms::join(store, &state.hub, alice, room.id).await?;
+        rooms::join(store, state.publisher(), alice, room.id).await?;
     }
-    match members::add(store, &state.hub, alice, room.id, || Ok(MemberRef::Id(bob.id))).await {
+    match members::add(store, state.publisher(), alice, room.id, || Ok(MemberRef::Id(bob.id))).await {
         Ok(_) | Err(Error::Invalid(_)) => {} // already a member
         Err(error) => return Err(error.into()),
     }

@@ -1,15 +1,21 @@
 //! Real-time: WebSocket sessions and the fan-out to them.
 //!
-//! - [`event`]: the one [`event::ServerEvent`] enum of server frames, encoded
-//!   once per fan-out into a shared [`event::Frame`].
-//! - [`hub`]: who listens to which room, presence, bounded per-socket queues.
-//! - [`socket`]: the `/ws/chat/{room_id}/` session.
+//! - [`frame`]: a [`crate::chat::events::ServerEvent`] encoded once per
+//!   fan-out into a shared [`frame::Frame`].
+//! - [`backplane`]: the [`backplane::Backplane`] every outbox goes through on
+//!   its way to the hubs of every node; [`backplane::LocalBackplane`] for one node.
+//! - [`hub`]: who listens to which room on this node, presence, bounded
+//!   per-socket queues.
+//! - [`client_frame`]: what a client may send, parsed once into an enum.
+//! - [`socket`]: the `/ws/chat/{room_id}/` and `/ws/chat/` sessions.
 //! - [`rate`]: the per-user message rate limit.
 //!
-//! Domain use cases publish to the [`hub::Hub`] after their transaction
-//! commits, so REST and socket actions reach sockets the same way.
+//! Domain use cases hand their outbox to the backplane after their
+//! transaction commits, so REST and socket actions reach sockets the same way.
 
-pub mod event;
+pub mod backplane;
+pub mod client_frame;
+pub mod frame;
 pub mod hub;
 pub mod rate;
 pub mod socket;

@@ -10,25 +10,29 @@
 //! the room is sent first.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use futures::SinkExt;
-use serde_json::Value;
 use tracing::Instrument;
 
-use super::event::{Frame, ServerEvent};
-use super::hub::{CloseReason, FrameReceiver};
+use super::client_frame::{self, ClientFrame};
+use super::frame::Frame;
+use super::hub::{CloseFlag, CloseReason, FrameReceiver, FrameSender};
 use crate::api::input::Path;
 use crate::app::AppState;
 use crate::auth::extract::{bearer_token, user_for_token};
 use crate::auth::CurrentUser;
-use crate::chat::messages::{self, Posted};
-use crate::chat::{policy, rooms};
+use crate::chat::events::ServerEvent;
+use crate::chat::outbox::Outbox;
+use crate::chat::posting::{self, NewMessageInput, Posted};
+use crate::chat::types::Message;
+use crate::chat::{messages, policy, rooms};
 use crate::error::Error;
 use crate::store::messages::Cursor;
 
@@ -182,7 +186,7 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         user: user.as_ref(),
         online: subscription.online.clone(),
     };
-    if send(&mut socket, &established.encode(Some(room_id)), Scope::Room(room_id))
+    if send(&mut socket, &encode(&established, Some(room_id)), Scope::Room(room_id))
         .await
         .is_err()
     {
@@ -196,12 +200,13 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         };
     }
     let closed = subscription.close_flag();
+    let answers = Answers::new(subscription.tx.clone());
     drive(
         socket,
         &state,
         &user,
         Scope::Room(room_id),
-        &mut subscription.rx,
+        (&mut subscription.rx, answers),
         &closed,
         replayed,
     )
@@ -223,7 +228,10 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
         user: user.as_ref(),
         rooms: room_ids.clone(),
     };
-    if send(&mut socket, &established.encode(None), Scope::User).await.is_err() {
+    if send(&mut socket, &encode(&established, None), Scope::User)
+        .await
+        .is_err()
+    {
         return;
     }
     let mut replayed = HashMap::new();
@@ -243,12 +251,13 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
         };
     }
     let closed = subscription.close_flag();
+    let answers = Answers::new(subscription.tx.clone());
     drive(
         socket,
         &state,
         &user,
         Scope::User,
-        &mut subscription.rx,
+        (&mut subscription.rx, answers),
         &closed,
         replayed,
     )
@@ -272,7 +281,7 @@ async fn replay(
     metrics::counter!("ws_resumes_total").increment(1);
     if page.messages.len() as u64 > max {
         metrics::counter!("ws_resyncs_total").increment(1);
-        send(socket, &ServerEvent::ResyncRequired.encode(Some(room_id)), scope)
+        send(socket, &encode(&ServerEvent::ResyncRequired, Some(room_id)), scope)
             .await
             .map_err(|_| ())?;
         // The client refetches over REST; live frames continue from here.
@@ -281,13 +290,19 @@ async fn replay(
     let mut last = after;
     for message in page.messages {
         last = message.id;
-        let frame = ServerEvent::ChatMessage {
+        let event = ServerEvent::ChatMessage {
             message: Box::new(message),
-        }
-        .encode(Some(room_id));
-        send(socket, &frame, scope).await.map_err(|_| ())?;
+        };
+        send(socket, &encode(&event, Some(room_id)), scope)
+            .await
+            .map_err(|_| ())?;
     }
     Ok(last)
+}
+
+/// Encodes a frame that answers one socket only (no fan-out).
+fn encode(event: &ServerEvent, room: Option<i64>) -> Frame {
+    Frame::encode(event, room, None)
 }
 
 /// Writes a frame; on the user socket a room's frames carry `"room"`.
@@ -295,59 +310,112 @@ async fn send(socket: &mut WebSocket, frame: &Frame, scope: Scope) -> Result<(),
     socket.send(wire_text(frame, scope)).await
 }
 
-/// Writes what the hub queued, starting with `first`: every frame already
-/// waiting (up to [`WRITE_BATCH`]) is fed into the socket's write buffer and
-/// the lot flushed once. Returns when the newest `chat_message` was encoded,
-/// for the fan-out latency metric.
-async fn send_batch(
-    socket: &mut WebSocket,
-    queue: &mut FrameReceiver,
-    first: Arc<Frame>,
-    scope: Scope,
-    replayed: &HashMap<i64, i64>,
-) -> Result<Option<Instant>, axum::Error> {
-    let mut newest_message = None;
-    let mut next = Some(first);
-    let mut fed = 0;
-    while let Some(frame) = next.take() {
-        let already_sent = match (frame.message_id, frame.room) {
-            (Some(id), Some(room)) => replayed.get(&room).is_some_and(|last| id <= *last),
-            _ => false,
-        };
-        if !already_sent {
-            if frame.kind == "chat_message" {
-                newest_message = Some(frame.encoded_at);
-            }
-            socket.feed(wire_text(&frame, scope)).await?;
-            fed += 1;
-        }
-        if fed < WRITE_BATCH {
-            next = queue.try_recv().ok();
-        }
+fn wire_text(frame: &Frame, scope: Scope) -> WsMessage {
+    match scope {
+        Scope::User => WsMessage::Text(frame.tagged_text()),
+        Scope::Room(_) => WsMessage::Text(frame.text.clone()),
     }
-    socket.flush().await?;
-    Ok(newest_message)
 }
 
-fn wire_text(frame: &Frame, scope: Scope) -> WsMessage {
-    let text = match (scope, frame.room) {
-        (Scope::User, Some(room)) => Utf8Bytes::from(format!(
-            "{{\"room\":{room},{}",
-            frame.text.as_str().strip_prefix('{').unwrap_or_default()
-        )),
-        _ => frame.text.clone(),
-    };
-    WsMessage::Text(text)
+/// What a session writes in one go: the frames queued for it (starting with
+/// `first`, then whatever else is waiting, up to [`WRITE_BATCH`]), fed into
+/// the write buffer and flushed once.
+struct Batch<'a> {
+    queue: &'a mut FrameReceiver,
+    scope: Scope,
+    replayed: &'a HashMap<i64, i64>,
+}
+
+impl Batch<'_> {
+    /// Returns when the newest `chat_message` written was encoded, for the
+    /// fan-out latency metric.
+    async fn write(
+        &mut self,
+        socket: &mut WebSocket,
+        first: Option<Arc<Frame>>,
+    ) -> Result<Option<Instant>, axum::Error> {
+        let mut newest_message = None;
+        let mut next = first.or_else(|| self.queue.try_recv().ok());
+        let mut fed = 0;
+        while let Some(frame) = next.take() {
+            let already_sent = match (frame.message_id, frame.room) {
+                (Some(id), Some(room)) => self.replayed.get(&room).is_some_and(|last| id <= *last),
+                _ => false,
+            };
+            if !already_sent {
+                if frame.kind == "chat_message" {
+                    newest_message = Some(frame.encoded_at);
+                }
+                socket.feed(wire_text(&frame, self.scope)).await?;
+                fed += 1;
+            }
+            if fed < WRITE_BATCH {
+                next = self.queue.try_recv().ok();
+            }
+        }
+        socket.flush().await?;
+        Ok(newest_message)
+    }
+}
+
+/// How a session answers its own client: through its own queue, behind
+/// whatever the hub queued before. The pipeline answers a post after its
+/// commit, right after publishing its events and before those of the posts
+/// behind it, so the client sees its echoes and errors in the order it sent
+/// the frames.
+#[derive(Clone)]
+struct Answers {
+    queue: FrameSender,
+    /// Frames whose answer is still to come (posts waiting for their commit,
+    /// reads being written).
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Answers {
+    fn new(queue: FrameSender) -> Self {
+        Self {
+            queue,
+            in_flight: Arc::default(),
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// A frame whose answer comes later.
+    fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Its answer, if it has one.
+    fn finish(&self, answer: Option<Frame>) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.send(answer);
+    }
+
+    fn send(&self, answer: Option<Frame>) {
+        if let Some(answer) = answer {
+            // A queue too full for an answer belongs to a socket the hub is
+            // cutting off as a slow consumer.
+            let _ = self.queue.try_send(Arc::new(answer));
+        }
+    }
 }
 
 /// The session loop shared by both kinds of socket.
+///
+/// Client frames are pipelined: a `chat_message` goes into the post pipeline
+/// and the socket reads on without waiting for its commit, up to
+/// `ws_max_in_flight` frames awaiting an answer. Every frame the socket
+/// writes, answers included, comes out of its one queue.
 async fn drive(
     mut socket: WebSocket,
     state: &AppState,
     user: &CurrentUser,
     scope: Scope,
-    queue: &mut FrameReceiver,
-    closed: &OnceLock<CloseReason>,
+    (queue, answers): (&mut FrameReceiver, Answers),
+    closed: &CloseFlag,
     replayed: HashMap<i64, i64>,
 ) {
     let ping_every = Duration::from_secs(state.config.ws_ping_interval);
@@ -360,60 +428,58 @@ async fn drive(
     let write_delay = Duration::from_millis(state.config.ws_write_delay_ms);
     let queue_depth = metrics::histogram!("ws_queue_depth");
     let fanout_latency = metrics::histogram!("ws_fanout_latency_seconds");
+    let max_in_flight = state.config.ws_max_in_flight;
+    let mut batch = Batch {
+        queue,
+        scope,
+        replayed: &replayed,
+    };
+    // A client that stops reading blocks a write once the kernel's buffers
+    // are full; past two ping intervals it is given up on.
+    let stall = ping_every * 2;
     loop {
-        // A user socket shares one queue among its rooms, so it does not end
-        // when one room lets go of it: a slow consumer is caught here. (Other
-        // verdicts end a room socket's queue after what was queued before.)
-        if closed.get() == Some(&CloseReason::SlowConsumer) {
-            let reason = CloseReason::SlowConsumer;
-            return close_with(socket, reason.code(), reason.text()).await;
-        }
         tokio::select! {
-            frame = queue.recv() => match frame {
-                Some(frame) => {
-                    // Let the frames of the next few milliseconds join this one: in a
-                    // busy room that turns one wake-up and one syscall per frame into
-                    // one per batch, which is most of the cost of a delivery.
-                    if !write_delay.is_zero() {
-                        tokio::time::sleep(write_delay).await;
-                    }
-                    queue_depth.record(queue.len() as f64);
-                    // A client that stops reading blocks the write once the kernel's
-                    // buffers are full; past two ping intervals it is given up on.
-                    let batch = send_batch(&mut socket, queue, frame, scope, &replayed);
-                    match tokio::time::timeout(ping_every * 2, batch).await {
-                        Ok(Ok(Some(encoded_at))) => fanout_latency.record(encoded_at.elapsed().as_secs_f64()),
-                        Ok(Ok(None)) => {}
-                        Ok(Err(_)) => return,
-                        Err(_) => {
-                            tracing::debug!("socket write stalled: dropping the connection");
-                            return;
-                        }
+            reason = closed.cut_off() => {
+                // A slow consumer is cut off at once; other verdicts (removed, room
+                // deleted) come after what was queued before them (`member_removed`).
+                if reason != CloseReason::SlowConsumer {
+                    let _ = tokio::time::timeout(stall, batch.write(&mut socket, None)).await;
+                }
+                return close_with(socket, reason.code(), reason.text()).await;
+            }
+            frame = batch.queue.recv() => {
+                let Some(frame) = frame else {
+                    return close_with(socket, close::GOING_AWAY, "closed").await;
+                };
+                // Let the frames of the next few milliseconds join this one: in a
+                // busy room that turns one wake-up and one syscall per frame into
+                // one per batch, which is most of the cost of a delivery.
+                if !write_delay.is_zero() {
+                    tokio::time::sleep(write_delay).await;
+                }
+                queue_depth.record(batch.queue.len() as f64);
+                match tokio::time::timeout(stall, batch.write(&mut socket, Some(frame))).await {
+                    Ok(Ok(Some(encoded_at))) => fanout_latency.record(encoded_at.elapsed().as_secs_f64()),
+                    Ok(Ok(None)) => {}
+                    Ok(Err(_)) => return,
+                    Err(_) => {
+                        tracing::debug!("socket write stalled: dropping the connection");
+                        return;
                     }
                 }
-                None => {
-                    let (code, text) = closed.get().map_or((close::GOING_AWAY, "closed"), |r| (r.code(), r.text()));
-                    return close_with(socket, code, text).await;
-                }
-            },
-            incoming = socket.recv() => {
+            }
+            // Past the limit the client is not read until an answer comes (which
+            // arrives through the queue and wakes this loop).
+            incoming = socket.recv(), if answers.in_flight() < max_in_flight => {
                 last_heard = Instant::now();
                 match incoming {
                     Some(Ok(WsMessage::Text(text))) => {
-                        // Boxed: a post's future is large and would otherwise be part of
-                        // every idle socket's state, for the socket's whole life.
-                        let handled = Box::pin(handle_client_frame(state, user, scope, text.as_str()));
-                        if let Some(reply) = handled.await {
-                            if send(&mut socket, &reply, scope).await.is_err() {
-                                return;
-                            }
-                        }
+                        // Boxed: handling a frame is a large future that would otherwise
+                        // be part of every idle socket's state, for the socket's whole life.
+                        Box::pin(handle_client_frame(state, user, scope, text.as_str(), &answers)).await;
                     }
                     Some(Ok(WsMessage::Binary(_))) => {
-                        let reply = error_frame("invalid_json", "Frames must be JSON text.");
-                        if send(&mut socket, &reply, scope).await.is_err() {
-                            return;
-                        }
+                        answers.send(Some(error_frame("invalid_json", "Frames must be JSON text.")));
                     }
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
                     Some(Ok(WsMessage::Close(_))) | None => return,
@@ -425,19 +491,19 @@ async fn drive(
                         return close_with(socket, code, reason).await;
                     }
                 }
-            },
+            }
             _ = ping.tick() => {
-                if last_heard.elapsed() > ping_every * 2 {
+                if last_heard.elapsed() > stall {
                     tracing::debug!("socket stopped answering: closing");
                     return close_with(socket, close::GOING_AWAY, "ping timeout").await;
                 }
                 if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
                     return;
                 }
-            },
+            }
             _ = stopping(&mut shutdown) => {
                 return close_with(socket, close::GOING_AWAY, "server shutting down").await;
-            },
+            }
         }
     }
 }
@@ -453,11 +519,11 @@ async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
 
 fn error_frame(code: &'static str, detail: impl Into<String>) -> Frame {
     // Errors answer one socket's frame; they carry no room.
-    ServerEvent::Error {
+    let event = ServerEvent::Error {
         code,
         detail: detail.into(),
-    }
-    .encode(None)
+    };
+    encode(&event, None)
 }
 
 /// A domain error as an `error` frame (the socket stays open).
@@ -474,88 +540,95 @@ fn error_to_frame(error: &Error) -> Frame {
     }
 }
 
-/// Handles one client frame; returns the frame to answer with, if any (the
-/// effects of a message or a read reach every socket through the hub).
-async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope, text: &str) -> Option<Frame> {
-    let Ok(Value::Object(mut map)) = serde_json::from_str::<Value>(text) else {
-        return Some(error_frame("invalid_json", "Frames must be JSON objects."));
+/// Handles one client frame. Its answer, if any, goes into the socket's queue
+/// (the effects of a message or a read reach every socket through the hub).
+/// Returns once the frame is underway: a post once it is queued for its commit.
+async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope, text: &str, answers: &Answers) {
+    let incoming = match client_frame::parse(text) {
+        Ok(incoming) => incoming,
+        Err(refused) => {
+            metrics::counter!("ws_frames_in_total", "type" => "unknown").increment(1);
+            return answers.send(Some(error_frame(refused.code, refused.detail)));
+        }
     };
-    let kind = map
-        .remove("type")
-        .and_then(|t| t.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let label = match kind.as_str() {
-        known @ ("ping" | "typing" | "chat_message" | "mark_read") => known.to_owned(),
-        _ => "unknown".to_owned(),
-    };
-    metrics::counter!("ws_frames_in_total", "type" => label).increment(1);
-    // On the user socket a frame names its room, which must be one of the user's.
-    let room_id = match scope {
-        Scope::Room(room_id) => room_id,
-        Scope::User if kind == "ping" => 0,
-        Scope::User => {
-            let Some(room_id) = map.remove("room").and_then(|r| r.as_i64()) else {
-                return Some(error_to_frame(&Error::field("room", "This field is required.")));
+    metrics::counter!("ws_frames_in_total", "type" => incoming.kind).increment(1);
+    // On the user socket a frame names its room, which must be one of the
+    // user's. (A post's membership is checked by the pipeline, with the rest.)
+    let room_id = match (scope, &incoming.frame) {
+        (Scope::Room(room_id), _) => room_id,
+        (Scope::User, Ok(ClientFrame::Ping)) => 0,
+        (Scope::User, frame) => {
+            let Some(room_id) = incoming.room else {
+                return answers.send(Some(error_to_frame(&Error::field("room", "This field is required."))));
             };
-            let member = rooms::facts(state.store.reader(), room_id, user.id, false)
-                .await
-                .is_ok_and(|f| policy::take_part(&f.access).is_ok());
-            if !member {
-                return Some(error_frame("not_a_member", "You are not a member of this room."));
+            if !matches!(frame, Ok(ClientFrame::ChatMessage(_))) {
+                let member = rooms::facts(state.store.reader(), room_id, user.id, false)
+                    .await
+                    .is_ok_and(|f| policy::take_part(&f.access).is_ok());
+                if !member {
+                    return answers.send(Some(not_a_member()));
+                }
             }
             room_id
         }
     };
-    match kind.as_str() {
-        "ping" => Some(ServerEvent::Pong.encode(None)),
-        "typing" => {
-            let Some(is_typing) = map.get("is_typing").and_then(Value::as_bool) else {
-                return Some(error_to_frame(&Error::field("is_typing", "Must be true or false.")));
-            };
-            let frame = ServerEvent::Typing {
+    let frame = match incoming.frame {
+        Ok(frame) => frame,
+        Err(error) => return answers.send(Some(error_to_frame(&error))),
+    };
+    match frame {
+        ClientFrame::Ping => answers.send(Some(encode(&ServerEvent::Pong, None))),
+        ClientFrame::Typing { is_typing } => {
+            let mut outbox = Outbox::new();
+            let event = ServerEvent::Typing {
                 user: user.as_ref(),
                 is_typing,
-            }
-            .encode(Some(room_id));
-            state.hub.publish_to_others(room_id, &frame, user.id);
-            None
-        }
-        "chat_message" => {
-            if let Err(retry) = state.rate_limiter.check(user.id) {
-                return Some(error_to_frame(&Error::RateLimited {
-                    retry_after_secs: retry,
-                }));
-            }
-            let body = crate::api::input::JsonObject(map);
-            let input = move || crate::api::messages::message_input(body);
-            match messages::post_detached(state, user, room_id, input).await {
-                // The echo of a new message comes through the hub, in order.
-                Ok((_, Posted::Created)) => None,
-                // A retried client_id stores nothing and broadcasts nothing: the
-                // sender alone gets the first message back, as its acknowledgement.
-                Ok((message, Posted::Duplicate)) => {
-                    let message = Box::new(message);
-                    Some(ServerEvent::ChatMessage { message }.encode(Some(room_id)))
-                }
-                Err(error) => Some(error_to_frame(&error)),
-            }
-        }
-        "mark_read" => {
-            let Some(message_id) = map.get("message_id").and_then(Value::as_i64) else {
-                return Some(error_to_frame(&Error::field(
-                    "message_id",
-                    "A valid integer is required.",
-                )));
             };
-            match messages::mark_read(&state.store, &state.hub, user, message_id).await {
-                Ok(_) => None,
-                Err(error) => Some(error_to_frame(&error)),
+            outbox.to_others(room_id, user.id, event);
+            state.publisher().publish(outbox);
+        }
+        ClientFrame::ChatMessage(fields) => {
+            // Over the budget, the post still goes through the pipeline to be
+            // refused there, so its answer keeps its place among the others.
+            let budget = state.rate_limiter.check(user.id);
+            let input = move || match budget {
+                Ok(()) => NewMessageInput::read(fields),
+                Err(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }),
+            };
+            answers.begin();
+            let answering = answers.clone();
+            let reply = move |result: Result<(Message, Posted), Error>| {
+                let answer = match result {
+                    // The echo of a new message comes through the hub, in order.
+                    Ok((_, Posted::Created)) => None,
+                    // A retried client_id stores nothing and broadcasts nothing: the
+                    // sender alone gets the first message back, as its acknowledgement.
+                    Ok((message, Posted::Duplicate)) => {
+                        let event = ServerEvent::ChatMessage {
+                            message: Box::new(message),
+                        };
+                        Some(encode(&event, Some(room_id)))
+                    }
+                    Err(Error::Forbidden(_) | Error::NotFound) if matches!(scope, Scope::User) => Some(not_a_member()),
+                    Err(error) => Some(error_to_frame(&error)),
+                };
+                answering.finish(answer);
+            };
+            if let Err(error) = posting::enqueue(&state.posts, user, room_id, input, reply).await {
+                answers.finish(Some(error_to_frame(&error)));
             }
         }
-        "" => Some(error_frame("unknown_type", "A frame needs a \"type\".")),
-        other => Some(error_frame(
-            "unknown_type",
-            format!("Unknown frame type \"{}\".", other.chars().take(50).collect::<String>()),
-        )),
+        ClientFrame::MarkRead { message_id } => {
+            answers.begin();
+            let (state, user, answers) = (state.clone(), user.clone(), answers.clone());
+            tokio::spawn(async move {
+                let read = messages::mark_read(&state.store, state.publisher(), &user, message_id).await;
+                answers.finish(read.err().map(|error| error_to_frame(&error)));
+            });
+        }
     }
+}
+
+fn not_a_member() -> Frame {
+    error_frame("not_a_member", "You are not a member of this room.")
 }

@@ -20,6 +20,22 @@ pub async fn find<C: ConnectionTrait>(
         .await
 }
 
+/// The memberships of `user_ids` in `room_ids` (every pair that exists).
+pub async fn find_many<C: ConnectionTrait>(
+    db: &C,
+    room_ids: Vec<i64>,
+    user_ids: Vec<i64>,
+) -> Result<Vec<room_members::Model>, DbErr> {
+    if room_ids.is_empty() || user_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    room_members::Entity::find()
+        .filter(room_members::Column::RoomId.is_in(room_ids))
+        .filter(room_members::Column::UserId.is_in(user_ids))
+        .all(db)
+        .await
+}
+
 /// Members of a room, longest-standing first.
 pub async fn of_room<C: ConnectionTrait>(db: &C, room_id: i64) -> Result<Vec<room_members::Model>, DbErr> {
     room_members::Entity::find()
@@ -179,6 +195,31 @@ pub async fn readers_per_room<C: ConnectionTrait>(
 }
 
 /// Moves a member's read pointer to `seq`, never backwards. Returns whether it moved.
+/// [`advance_read_pointer`] for several members of one room in one
+/// statement: each `(user_id, seq)` pointer moves forward to `seq`.
+pub async fn advance_read_pointers<C: ConnectionTrait>(
+    db: &C,
+    room_id: i64,
+    pointers: &[(i64, i64)],
+) -> Result<(), DbErr> {
+    let Some((&(first_user, first_seq), rest)) = pointers.split_first() else {
+        return Ok(());
+    };
+    let column = || Expr::col(room_members::Column::LastReadSeq);
+    let moved = |user: i64, seq: i64| Expr::col(room_members::Column::UserId).eq(user).and(column().lt(seq));
+    let mut value = Expr::case(moved(first_user, first_seq), first_seq);
+    for &(user, seq) in rest {
+        value = value.case(moved(user, seq), seq);
+    }
+    room_members::Entity::update_many()
+        .col_expr(room_members::Column::LastReadSeq, value.finally(column()).into())
+        .filter(room_members::Column::RoomId.eq(room_id))
+        .filter(room_members::Column::UserId.is_in(pointers.iter().map(|(user, _)| *user)))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 pub async fn advance_read_pointer<C: ConnectionTrait>(
     db: &C,
     room_id: i64,

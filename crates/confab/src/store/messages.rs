@@ -1,10 +1,7 @@
 //! Queries on `messages`.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 use super::entities::messages;
 
@@ -35,6 +32,25 @@ pub async fn find_by_client_id<C: ConnectionTrait>(
         .await
 }
 
+/// The messages already stored under each `(sender_id, client_id)` pair.
+pub async fn find_by_client_ids<C: ConnectionTrait>(
+    db: &C,
+    keys: &[(i64, &str)],
+) -> Result<Vec<messages::Model>, DbErr> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut any = Condition::any();
+    for (sender_id, client_id) in keys {
+        any = any.add(
+            Condition::all()
+                .add(messages::Column::SenderId.eq(*sender_id))
+                .add(messages::Column::ClientId.eq(*client_id)),
+        );
+    }
+    messages::Entity::find().filter(any).all(db).await
+}
+
 pub struct NewMessage<'a> {
     pub room_id: i64,
     pub sender_id: i64,
@@ -45,8 +61,14 @@ pub struct NewMessage<'a> {
     pub client_id: Option<&'a str>,
 }
 
-pub async fn insert<C: ConnectionTrait>(db: &C, new: NewMessage<'_>) -> Result<messages::Model, DbErr> {
-    messages::ActiveModel {
+/// Inserts many messages in one statement. Their ids are read back with
+/// [`find_by_seq_ranges`]: a multi-row insert reports no ids on MySQL.
+pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: &[NewMessage<'_>]) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let now = super::now();
+    let models = rows.iter().map(|new| messages::ActiveModel {
         room_id: Set(new.room_id),
         sender_id: Set(new.sender_id),
         seq: Set(new.seq),
@@ -55,11 +77,34 @@ pub async fn insert<C: ConnectionTrait>(db: &C, new: NewMessage<'_>) -> Result<m
         reply_to_id: Set(new.reply_to_id),
         is_deleted: Set(false),
         client_id: Set(new.client_id.map(str::to_owned)),
-        created_at: Set(super::now()),
+        created_at: Set(now),
         ..Default::default()
+    });
+    messages::Entity::insert_many(models).exec_without_returning(db).await?;
+    Ok(())
+}
+
+/// The messages of each `(room_id, first_seq, last_seq)` range, in id order.
+pub async fn find_by_seq_ranges<C: ConnectionTrait>(
+    db: &C,
+    ranges: &[(i64, i64, i64)],
+) -> Result<Vec<messages::Model>, DbErr> {
+    if ranges.is_empty() {
+        return Ok(Vec::new());
     }
-    .insert(db)
-    .await
+    let mut any = Condition::any();
+    for (room_id, first, last) in ranges {
+        any = any.add(
+            Condition::all()
+                .add(messages::Column::RoomId.eq(*room_id))
+                .add(messages::Column::Seq.between(*first, *last)),
+        );
+    }
+    messages::Entity::find()
+        .filter(any)
+        .order_by_asc(messages::Column::Id)
+        .all(db)
+        .await
 }
 
 pub async fn mark_deleted<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {

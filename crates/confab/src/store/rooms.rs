@@ -24,6 +24,20 @@ pub async fn find_for_update<C: ConnectionTrait>(db: &C, id: i64) -> Result<Opti
     }
 }
 
+/// [`find_for_update`] for several rooms in one statement, locking them in
+/// id order (so two writers locking overlapping sets cannot deadlock).
+pub async fn find_many_for_update<C: ConnectionTrait>(db: &C, mut ids: Vec<i64>) -> Result<Vec<rooms::Model>, DbErr> {
+    ids.sort_unstable();
+    ids.dedup();
+    let query = rooms::Entity::find()
+        .filter(rooms::Column::Id.is_in(ids))
+        .order_by_asc(rooms::Column::Id);
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Sqlite => query.all(db).await,
+        _ => query.lock_exclusive().all(db).await,
+    }
+}
+
 pub struct NewRoom<'a> {
     pub name: &'a str,
     pub description: &'a str,

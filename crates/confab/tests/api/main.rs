@@ -8,6 +8,7 @@ mod helpers;
 mod members;
 mod messages;
 mod notifications;
+mod pipeline;
 mod robustness;
 mod rooms;
 mod service;

@@ -821,14 +821,14 @@ async fn a_socket_that_cannot_keep_up_is_closed_and_the_others_are_not_slowed() 
     };
     for _ in 0..POSTS {
         let input = || {
-            Ok(confab::chat::messages::NewMessageInput {
+            Ok(confab::chat::posting::NewMessageInput {
                 content: "x".repeat(4000),
                 message_type: confab::chat::types::MessageType::Text,
                 reply_to: None,
                 client_id: None,
             })
         };
-        confab::chat::messages::post(&app.state.store, &app.state.hub, &sender, room, input)
+        confab::chat::posting::post(&app.state.posts, &sender, room, input)
             .await
             .unwrap();
     }

@@ -1,0 +1,239 @@
+//! Request fields read the way a DRF serializer reads them: a JSON object
+//! whose fields are checked one by one, every problem reported under its
+//! field name. Shared by the REST API and the sockets, so a message is
+//! validated the same way whichever way it came.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, FieldErrors};
+
+/// Rules for a text field (DRF `CharField`).
+#[derive(Clone, Copy)]
+pub struct Text {
+    pub required: bool,
+    pub max_chars: usize,
+    pub allow_blank: bool,
+    /// Strip surrounding whitespace (DRF's default; off for passwords and tokens).
+    pub trim: bool,
+}
+
+impl Text {
+    pub fn required(max_chars: usize) -> Self {
+        Self {
+            required: true,
+            max_chars,
+            allow_blank: false,
+            trim: true,
+        }
+    }
+
+    pub fn optional(max_chars: usize) -> Self {
+        Self {
+            required: false,
+            max_chars,
+            allow_blank: true,
+            trim: true,
+        }
+    }
+
+    /// Kept exactly as sent.
+    pub fn untrimmed(self) -> Self {
+        Self { trim: false, ..self }
+    }
+
+    /// For partial updates: absent is fine, present must still be valid.
+    pub fn not_required(self) -> Self {
+        Self {
+            required: false,
+            ..self
+        }
+    }
+}
+
+/// Reads fields of a JSON object, collecting errors per field.
+pub struct Fields {
+    map: Map<String, Value>,
+    errors: FieldErrors,
+}
+
+impl Fields {
+    pub fn new(map: Map<String, Value>) -> Self {
+        Self {
+            map,
+            errors: FieldErrors::new(),
+        }
+    }
+
+    fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.entry(field.to_owned()).or_default().push(message.into());
+    }
+
+    /// A present, non-null value; records "required" / "may not be null" otherwise.
+    fn value(&mut self, field: &str, required: bool) -> Option<Value> {
+        match self.map.remove(field) {
+            None if required => {
+                self.fail(field, "This field is required.");
+                None
+            }
+            None => None,
+            Some(Value::Null) => {
+                self.fail(field, "This field may not be null.");
+                None
+            }
+            Some(value) => Some(value),
+        }
+    }
+
+    /// A string, trimmed, within the rules. Numbers are accepted as text, as DRF does.
+    pub fn text(&mut self, field: &str, rule: Text) -> Option<String> {
+        let raw = match self.value(field, rule.required)? {
+            Value::String(s) => s,
+            Value::Number(n) => n.to_string(),
+            _ => {
+                self.fail(field, "Not a valid string.");
+                return None;
+            }
+        };
+        if raw.contains('\0') {
+            self.fail(field, "Null characters are not allowed.");
+            return None;
+        }
+        let text = if rule.trim { raw.trim().to_owned() } else { raw };
+        if text.is_empty() && !rule.allow_blank {
+            self.fail(field, "This field may not be blank.");
+            return None;
+        }
+        if text.chars().count() > rule.max_chars {
+            self.fail(
+                field,
+                format!("Ensure this field has no more than {} characters.", rule.max_chars),
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    /// One of a fixed set of strings, parsed by `parse`.
+    pub fn choice<T>(&mut self, field: &str, required: bool, parse: impl Fn(&str) -> Option<T>) -> Option<T> {
+        let value = self.value(field, required)?;
+        let parsed = value.as_str().and_then(&parse);
+        if parsed.is_none() {
+            let shown = match &value {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            self.fail(
+                field,
+                format!(
+                    "\"{}\" is not a valid choice.",
+                    shown.chars().take(100).collect::<String>()
+                ),
+            );
+        }
+        parsed
+    }
+
+    /// An integer (DRF `IntegerField`: numbers or numeric strings).
+    pub fn integer(&mut self, field: &str, required: bool) -> Option<i64> {
+        let parsed = match self.value(field, required)? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) if s.len() <= 100 => s.trim().parse().ok(),
+            _ => None,
+        };
+        if parsed.is_none() {
+            self.fail(field, "A valid integer is required.");
+        }
+        parsed
+    }
+
+    /// A text field that may be absent or null (both read as `None`).
+    pub fn nullable_text(&mut self, field: &str, rule: Text) -> Option<String> {
+        if self.map.get(field).is_some_and(Value::is_null) {
+            self.map.remove(field);
+            return None;
+        }
+        self.text(
+            field,
+            Text {
+                required: false,
+                ..rule
+            },
+        )
+    }
+
+    /// An integer field that may be absent or null (both read as `None`).
+    pub fn nullable_integer(&mut self, field: &str) -> Option<i64> {
+        if self.map.get(field).is_some_and(Value::is_null) {
+            self.map.remove(field);
+            return None;
+        }
+        self.integer(field, false)
+    }
+
+    /// Whether a field was sent at all (before it is read).
+    pub fn has(&self, field: &str) -> bool {
+        self.map.contains_key(field)
+    }
+
+    /// Ends reading: every collected problem, or nothing. Unknown fields are ignored.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(self.errors))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn fields(value: Value) -> Fields {
+        let Value::Object(map) = value else {
+            panic!("object expected")
+        };
+        Fields::new(map)
+    }
+
+    #[test]
+    fn text_rules() {
+        let mut f = fields(
+            json!({"a": "  hi  ", "b": "", "c": {"x": 1}, "d": "x".repeat(11), "e": "a\u{0}b", "g": null, "n": 5}),
+        );
+        assert_eq!(f.text("a", Text::required(10)).as_deref(), Some("hi"));
+        assert_eq!(f.text("b", Text::required(10)), None);
+        assert_eq!(f.text("c", Text::required(10)), None);
+        assert_eq!(f.text("d", Text::required(10)), None);
+        assert_eq!(f.text("e", Text::required(10)), None);
+        assert_eq!(f.text("g", Text::required(10)), None);
+        assert_eq!(f.text("n", Text::required(10)).as_deref(), Some("5"));
+        assert_eq!(f.text("missing", Text::optional(10)), None);
+        assert_eq!(f.text("required", Text::required(10)), None);
+        let Err(Error::Invalid(errors)) = f.finish() else {
+            panic!("errors expected")
+        };
+        assert_eq!(errors["b"], vec!["This field may not be blank."]);
+        assert_eq!(errors["c"], vec!["Not a valid string."]);
+        assert_eq!(errors["d"], vec!["Ensure this field has no more than 10 characters."]);
+        assert_eq!(errors["e"], vec!["Null characters are not allowed."]);
+        assert_eq!(errors["g"], vec!["This field may not be null."]);
+        assert_eq!(errors["required"], vec!["This field is required."]);
+        assert!(!errors.contains_key("missing"));
+    }
+
+    #[test]
+    fn choices_and_integers() {
+        let mut f = fields(json!({"t": "nope", "i": "12", "j": 1.5, "k": "99999999999999999999999"}));
+        assert_eq!(f.choice("t", true, |s| (s == "ok").then_some(())), None);
+        assert_eq!(f.integer("i", true), Some(12));
+        assert_eq!(f.integer("j", true), None);
+        assert_eq!(f.integer("k", true), None);
+        let Err(Error::Invalid(errors)) = f.finish() else {
+            panic!("errors expected")
+        };
+        assert_eq!(errors["t"], vec!["\"nope\" is not a valid choice."]);
+        assert_eq!(errors["j"], vec!["A valid integer is required."]);
+    }
+}
