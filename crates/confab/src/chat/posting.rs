@@ -248,113 +248,24 @@ impl Poster {
         if pending.is_empty() {
             return Ok(());
         }
-        let txn = self.store.begin().await?;
-        let room_ids: Vec<i64> = pending.iter().map(|&i| posts[i].room_id).collect();
-        let rooms: HashMap<i64, rooms::Model> = store::rooms::find_many_for_update(&txn, room_ids.clone())
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r))
-            .collect();
-        let sender_ids: Vec<i64> = pending.iter().map(|&i| posts[i].user.id).collect();
-        let memberships: HashMap<(i64, i64), room_members::Model> =
-            store::members::find_many(&txn, room_ids, sender_ids)
-                .await?
-                .into_iter()
-                .map(|m| ((m.room_id, m.user_id), m))
-                .collect();
-
-        // Authorize, then validate, each post on its own.
         let mut decided: Vec<(usize, Outcome)> = Vec::new();
-        let mut accepted = Vec::with_capacity(pending.len());
-        for index in pending {
-            let post = &mut posts[index];
-            let Some(room) = rooms.get(&post.room_id) else {
-                decided.push((index, Outcome::Failed(Error::NotFound)));
-                continue;
-            };
-            let membership = memberships.get(&(post.room_id, post.user.id));
-            if let Err(error) = policy::take_part(&access(room, membership)) {
-                decided.push((index, Outcome::Failed(error)));
-                continue;
-            }
-            if post.validate() {
-                accepted.push(index);
-            }
-        }
-
-        let keys: Vec<(i64, &str)> = accepted.iter().filter_map(|&i| posts[i].client_key()).collect();
-        let stored_first: HashMap<(i64, String), messages::Model> = store::messages::find_by_client_ids(&txn, &keys)
-            .await?
-            .into_iter()
-            .filter_map(|m| Some(((m.sender_id, m.client_id.clone()?), m)))
-            .collect();
-        let reply_ids: Vec<i64> = accepted
-            .iter()
-            .filter_map(|&i| posts[i].fields.as_ref()?.reply_to)
-            .collect();
-        let replied: HashMap<i64, messages::Model> = store::messages::find_many(&txn, reply_ids)
-            .await?
-            .into_iter()
-            .map(|m| (m.id, m))
-            .collect();
-
-        // Number the posts that will be stored, in the order they came.
-        let mut last_seq: HashMap<i64, i64> = rooms.values().map(|r| (r.id, r.last_seq)).collect();
-        let mut first_in_batch: HashMap<(i64, String), usize> = HashMap::new();
-        let mut inserts: Vec<Insert> = Vec::with_capacity(accepted.len());
-        for index in accepted {
-            let post = &posts[index];
-            let fields = post.fields.as_ref().expect("accepted posts are validated");
-            if let Some((sender, client_id)) = post.client_key() {
-                let key = (sender, client_id.to_owned());
-                // A retry is the message stored first, even if what it replies
-                // to was deleted since.
-                if let Some(first) = stored_first.get(&key) {
-                    decided.push((index, Outcome::Duplicate(first.clone())));
-                    continue;
-                }
-                if let Some(&first) = first_in_batch.get(&key) {
-                    decided.push((index, Outcome::DuplicateOf(first)));
-                    continue;
-                }
-            }
-            let reply = match fields.reply_to {
-                Some(id) => match replied.get(&id).filter(|m| m.room_id == post.room_id && !m.is_deleted) {
-                    Some(replied) => Some(replied.clone()),
-                    None => {
-                        let error = Error::field("reply_to", format!("Invalid pk \"{id}\" - object does not exist."));
-                        decided.push((index, Outcome::Failed(error)));
-                        continue;
-                    }
-                },
-                None => None,
-            };
-            if let Some((sender, client_id)) = post.client_key() {
-                first_in_batch.insert((sender, client_id.to_owned()), index);
-            }
-            let seq = last_seq.get_mut(&post.room_id).expect("the room was loaded");
-            *seq += 1;
-            inserts.push(Insert {
-                index,
-                seq: *seq,
-                replied: reply,
-            });
-        }
-
+        let txn = self.store.begin().await?;
+        let (rooms, accepted) = authorize(&txn, posts, pending, &mut decided).await?;
+        let (inserts, last_seq) = number(&txn, posts, accepted, &rooms, &mut decided).await?;
         let stored = self.insert(&txn, posts, &inserts, &rooms, &last_seq).await?;
-        let mut announced = Vec::with_capacity(inserts.len());
+        let mut notified = Vec::with_capacity(inserts.len());
         for (insert, message) in inserts.iter().zip(&stored) {
             let post = &posts[insert.index];
             let room = &rooms[&post.room_id];
             let mut sent = Vec::new();
             notifications::for_new_message(&txn, room, &post.user, message, insert.replied.as_ref(), &mut sent).await?;
-            announced.push(sent);
+            notified.push(sent);
         }
         let names = replied_names(&txn, posts, &inserts).await?;
         txn.commit().await?;
 
         // Committed: what to answer and to announce, post by post.
-        for ((insert, message), sent) in inserts.iter().zip(stored).zip(announced) {
+        for ((insert, message), sent) in inserts.iter().zip(stored).zip(notified) {
             let post = &mut posts[insert.index];
             let replied = insert.replied.as_ref().map(|r| {
                 let username = names.get(&r.sender_id).cloned().unwrap_or_default();
@@ -373,13 +284,10 @@ impl Poster {
                 is_read: false,
                 ..message.clone()
             };
-            post.outbox.to_room(
-                post.room_id,
-                Some(insert.seq),
-                ServerEvent::ChatMessage {
-                    message: Box::new(broadcast),
-                },
-            );
+            let event = ServerEvent::ChatMessage {
+                message: Box::new(broadcast),
+            };
+            post.outbox.to_room(post.room_id, Some(insert.seq), event);
             notifications::announce(&mut post.outbox, sent);
             decided.push((insert.index, Outcome::Created(message)));
         }
@@ -482,6 +390,118 @@ impl Poster {
             Outcome::Failed(_) | Outcome::Pending => Err(Error::internal(anyhow::anyhow!("a post was left unwritten"))),
         }
     }
+}
+
+/// Locks the rooms of the `pending` posts, then authorizes and validates
+/// each post on its own (a forbidden or invalid post is decided). Returns the
+/// locked rooms and the posts that may go on.
+async fn authorize(
+    txn: &DatabaseTransaction,
+    posts: &mut [Post],
+    pending: Vec<usize>,
+    decided: &mut Vec<(usize, Outcome)>,
+) -> Result<(HashMap<i64, rooms::Model>, Vec<usize>)> {
+    let room_ids: Vec<i64> = pending.iter().map(|&i| posts[i].room_id).collect();
+    let rooms: HashMap<i64, rooms::Model> = store::rooms::find_many_for_update(txn, room_ids.clone())
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let sender_ids: Vec<i64> = pending.iter().map(|&i| posts[i].user.id).collect();
+    let memberships: HashMap<(i64, i64), room_members::Model> = store::members::find_many(txn, room_ids, sender_ids)
+        .await?
+        .into_iter()
+        .map(|m| ((m.room_id, m.user_id), m))
+        .collect();
+    let mut accepted = Vec::with_capacity(pending.len());
+    for index in pending {
+        let post = &mut posts[index];
+        let Some(room) = rooms.get(&post.room_id) else {
+            decided.push((index, Outcome::Failed(Error::NotFound)));
+            continue;
+        };
+        let membership = memberships.get(&(post.room_id, post.user.id));
+        if let Err(error) = policy::take_part(&access(room, membership)) {
+            decided.push((index, Outcome::Failed(error)));
+            continue;
+        }
+        // Permission first, then the fields, as DRF does.
+        if post.validate() {
+            accepted.push(index);
+        }
+    }
+    Ok((rooms, accepted))
+}
+
+/// Numbers the `accepted` posts that will be stored, per room in the order
+/// they came, after deciding the retries (a `client_id` stored before, or
+/// earlier in this batch) and the bad replies. Returns the inserts and each
+/// room's new `last_seq`.
+async fn number(
+    txn: &DatabaseTransaction,
+    posts: &[Post],
+    accepted: Vec<usize>,
+    rooms: &HashMap<i64, rooms::Model>,
+    decided: &mut Vec<(usize, Outcome)>,
+) -> Result<(Vec<Insert>, HashMap<i64, i64>)> {
+    let keys: Vec<(i64, &str)> = accepted.iter().filter_map(|&i| posts[i].client_key()).collect();
+    let stored_first: HashMap<(i64, String), messages::Model> = store::messages::find_by_client_ids(txn, &keys)
+        .await?
+        .into_iter()
+        .filter_map(|m| Some(((m.sender_id, m.client_id.clone()?), m)))
+        .collect();
+    let reply_ids: Vec<i64> = accepted
+        .iter()
+        .filter_map(|&i| posts[i].fields.as_ref()?.reply_to)
+        .collect();
+    let replied: HashMap<i64, messages::Model> = store::messages::find_many(txn, reply_ids)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+
+    let mut last_seq: HashMap<i64, i64> = rooms.values().map(|r| (r.id, r.last_seq)).collect();
+    let mut first_in_batch: HashMap<(i64, String), usize> = HashMap::new();
+    let mut inserts: Vec<Insert> = Vec::with_capacity(accepted.len());
+    for index in accepted {
+        let post = &posts[index];
+        let fields = post.fields.as_ref().expect("accepted posts are validated");
+        if let Some((sender, client_id)) = post.client_key() {
+            let key = (sender, client_id.to_owned());
+            // A retry is the message stored first, even if what it replies
+            // to was deleted since.
+            if let Some(first) = stored_first.get(&key) {
+                decided.push((index, Outcome::Duplicate(first.clone())));
+                continue;
+            }
+            if let Some(&first) = first_in_batch.get(&key) {
+                decided.push((index, Outcome::DuplicateOf(first)));
+                continue;
+            }
+        }
+        let reply = match fields.reply_to {
+            Some(id) => match replied.get(&id).filter(|m| m.room_id == post.room_id && !m.is_deleted) {
+                Some(replied) => Some(replied.clone()),
+                None => {
+                    let error = Error::field("reply_to", format!("Invalid pk \"{id}\" - object does not exist."));
+                    decided.push((index, Outcome::Failed(error)));
+                    continue;
+                }
+            },
+            None => None,
+        };
+        if let Some((sender, client_id)) = post.client_key() {
+            first_in_batch.insert((sender, client_id.to_owned()), index);
+        }
+        let seq = last_seq.get_mut(&post.room_id).expect("the room was loaded");
+        *seq += 1;
+        inserts.push(Insert {
+            index,
+            seq: *seq,
+            replied: reply,
+        });
+    }
+    Ok((inserts, last_seq))
 }
 
 /// The names of the senders of the messages replied to (other than the replier).

@@ -184,7 +184,8 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
     let established = ServerEvent::ConnectionEstablished {
         room: Box::new(room),
         user: user.as_ref(),
-        online: subscription.online.clone(),
+        // Taken, not cloned: kept for the socket's life it would cost a user list per socket.
+        online: std::mem::take(&mut subscription.online),
     };
     if send(&mut socket, &encode(&established, Some(room_id)), Scope::Room(room_id))
         .await

@@ -170,7 +170,8 @@ pub struct Subscription {
     pub rx: FrameReceiver,
     /// The socket's own way into its queue, for answers to its client.
     pub tx: FrameSender,
-    /// Online users at the moment of subscribing, this one included.
+    /// Online users at the moment of subscribing, this one included: for
+    /// the greeting, then taken (a list per idle socket adds up).
     pub online: Vec<UserRef>,
     closed: Arc<CloseFlag>,
     hub: Hub,
