@@ -105,7 +105,7 @@ impl Default for Config {
             ws_message_rate: 10,
             ws_message_burst: 30,
             ws_max_in_flight: 64,
-            post_writers: 4,
+            post_writers: 8,
             post_batch_max: 256,
             post_queue: 4096,
             sqlite_synchronous: "full".into(),

@@ -88,6 +88,7 @@ impl Rest {
             .post(format!("{}{path}", self.origin))
             .bearer_auth(&self.token)
             .json(&body)
+            .timeout(WAIT)
             .send()
             .await
             .expect("request sent");
@@ -143,8 +144,9 @@ async fn all_messages(app: &TestApp, room: i64, user: &TestUser, limit: usize) -
 
 async fn connect(app: &TestApp, path_and_query: &str) -> Socket {
     let url = format!("ws://{}{path_and_query}", app.addr);
-    tokio_tungstenite::connect_async(url)
+    tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
         .await
+        .expect("a handshake in time")
         .expect("handshake completes")
         .0
 }
@@ -180,8 +182,11 @@ async fn next_json<S>(stream: &mut S) -> Value
 where
     S: Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
 {
+    // One deadline for the whole wait: the server's pings must not keep a
+    // test that waits for a frame that never comes alive forever.
+    let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let message = tokio::time::timeout(WAIT, stream.next())
+        let message = tokio::time::timeout_at(deadline, stream.next())
             .await
             .expect("a frame in time")
             .expect("the socket is open");
@@ -653,10 +658,10 @@ async fn one_bad_post_in_a_batch_fails_alone() {
 /// message, an `error` for the invalid frame, the first message again for a
 /// retried `client_id`), and another member hears each stored message once.
 ///
-/// Depends on the socket-pipelining change: the server currently writes an
-/// `error` frame or a retry's answer straight to the socket while the echoes
-/// of earlier frames still wait in the socket's queue, so those two answers
-/// can overtake the echoes of the frames sent before them.
+/// A regression test: before the socket-pipelining change (c9bd80f) the
+/// server wrote an `error` frame or a retry's answer straight to the socket
+/// while the echoes of earlier frames still waited in the socket's queue, so
+/// those answers could overtake the echoes of the frames sent before them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn pipelined_socket_frames_are_answered_in_order() {
     const FRAMES: usize = 60;
@@ -847,8 +852,8 @@ async fn client_id_retries_racing_the_first_attempt() {
 /// reader's pointer is already past it (posting moves the sender's pointer,
 /// and an older message leaves it where it is).
 ///
-/// Depends on the fix being made: the server currently broadcasts only when
-/// the pointer moves, so alice's read of her own message is not broadcast.
+/// A regression test: before c9bd80f the server broadcast only when the
+/// pointer moved, so alice's read of her own message was not broadcast.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_receipts_broadcast_even_when_the_pointer_does_not_move() {
     let app = spawn_unthrottled().await;
