@@ -71,6 +71,9 @@ impl AppState {
             acquire_timeout: Duration::from_secs(config.db_acquire_timeout),
             sqlite_full_sync: config.sqlite_synchronous == "full",
         };
+        // First: metric handles taken before the recorder is installed (the
+        // post lanes take theirs when they start) would record nowhere.
+        let metrics = telemetry::metrics_handle();
         let store = Store::connect(&url, pool).await?;
         store.migrate().await?;
         let secret = config.resolve_jwt_secret()?;
@@ -97,7 +100,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             jwt: Arc::new(jwt),
-            metrics: telemetry::metrics_handle(),
+            metrics,
             hub,
             publisher,
             posts,

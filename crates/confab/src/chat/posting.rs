@@ -7,8 +7,11 @@
 //! multi-row insert and one read-back of the new ids, one `last_seq` update
 //! and one read-pointer update per room, then the mention and reply
 //! notifications. Each post is authorized and validated on its own and fails
-//! alone; a database error fails the batch, which is then written again one
-//! post per transaction so that only the culprit fails. Every post is answered
+//! alone; a database error before the commit fails the batch, which is then
+//! written again one post per transaction so that only the culprit fails
+//! (unless the database is unreachable, or the commit itself failed and may
+//! have been applied: then the batch's posts fail, and a client retrying
+//! with its `client_id` finds what was stored). Every post is answered
 //! only after the commit that holds it; the lane publishes each post's events
 //! and then answers it, post by post in the order they came, before it writes
 //! its next batch, so ids (and sequence numbers) increase in publish order
@@ -90,6 +93,7 @@ pub async fn post(
         user: user.clone(),
         room_id,
         input: Box::new(input),
+        refused: None,
     };
     posts.submit(room_id, job).await.map_err(Error::internal)?
 }
@@ -109,6 +113,29 @@ pub async fn enqueue(
         user: user.clone(),
         room_id,
         input: Box::new(input),
+        refused: None,
+    };
+    posts
+        .enqueue(room_id, job, Box::new(reply))
+        .await
+        .map_err(Error::internal)
+}
+
+/// Queues the answer to a post refused before it reached the pipeline (over
+/// its sender's rate budget): it costs no transaction, and keeps its place
+/// among the sender's other answers.
+pub async fn enqueue_refusal(
+    posts: &Posts,
+    user: &CurrentUser,
+    room_id: i64,
+    refusal: Error,
+    reply: impl FnOnce(Result<(Message, Posted)>) + Send + 'static,
+) -> Result<()> {
+    let job = PostJob {
+        user: user.clone(),
+        room_id,
+        input: Box::new(|| Err(Error::internal(anyhow::anyhow!("a refused post is never read")))),
+        refused: Some(refusal),
     };
     posts
         .enqueue(room_id, job, Box::new(reply))
@@ -121,6 +148,8 @@ pub struct PostJob {
     pub user: CurrentUser,
     pub room_id: i64,
     pub input: PostInput,
+    /// Refused before it came: answered with this, in its place.
+    pub refused: Option<Error>,
 }
 
 /// Writes batches of posts; see the module's documentation.
@@ -142,15 +171,42 @@ impl BatchWriter for Poster {
 
     async fn write(&self, jobs: Vec<PostJob>) -> Vec<(Self::Output, Outbox)> {
         let mut posts: Vec<Post> = jobs.into_iter().map(Post::new).collect();
-        if let Err(error) = self.write_batch(&mut posts).await {
-            if posts.len() > 1 {
+        match self.write_batch(&mut posts).await {
+            Ok(()) => {}
+            // One post may have broken the transaction: alone, it fails by itself.
+            Err(BatchError::Before(error)) if posts.len() > 1 && !matches!(error, Error::Unavailable(_)) => {
                 tracing::debug!(%error, size = posts.len(), "batch failed: writing its posts one by one");
-            }
-            // Alone, a post that breaks the transaction fails by itself.
-            for post in posts.iter_mut().filter(|p| p.is_pending()) {
-                if let Err(error) = self.write_batch(std::slice::from_mut(post)).await {
-                    post.outcome = Outcome::Failed(error);
+                for index in 0..posts.len() {
+                    if !posts[index].is_pending() {
+                        continue;
+                    }
+                    match self.write_batch(&mut posts[index..=index]).await {
+                        Ok(()) => {}
+                        Err(BatchError::Before(Error::Unavailable(detail))) => {
+                            // The database is gone: the rest would each wait for it.
+                            fail_pending(&mut posts, || Error::Unavailable(detail.clone()));
+                            break;
+                        }
+                        Err(BatchError::Before(error) | BatchError::Commit(error)) => {
+                            posts[index].outcome = Outcome::Failed(error);
+                        }
+                    }
                 }
+            }
+            // Unreachable database, or a commit whose outcome is unknown (it
+            // may have been applied): nothing is retried here. A client that
+            // retries with its `client_id` gets the stored message if there is one.
+            Err(BatchError::Before(error) | BatchError::Commit(error)) => {
+                tracing::warn!(%error, size = posts.len(), "a batch of posts failed");
+                let detail = error.to_string();
+                let unavailable = matches!(error, Error::Unavailable(_));
+                fail_pending(&mut posts, || {
+                    if unavailable {
+                        Error::Unavailable(detail.clone())
+                    } else {
+                        Error::internal(anyhow::anyhow!("{detail}"))
+                    }
+                });
             }
         }
         let mut written = Vec::with_capacity(posts.len());
@@ -195,7 +251,7 @@ impl Post {
             room_id: job.room_id,
             input: Some(job.input),
             fields: None,
-            outcome: Outcome::Pending,
+            outcome: job.refused.map_or(Outcome::Pending, Outcome::Failed),
             outbox: Outbox::new(),
         }
     }
@@ -230,6 +286,33 @@ impl Post {
     }
 }
 
+/// How a batch's transaction failed.
+enum BatchError {
+    /// Before its commit: nothing of it was applied.
+    Before(Error),
+    /// At its commit: it may or may not have been applied.
+    Commit(Error),
+}
+
+impl From<Error> for BatchError {
+    fn from(error: Error) -> Self {
+        BatchError::Before(error)
+    }
+}
+
+impl From<DbErr> for BatchError {
+    fn from(error: DbErr) -> Self {
+        BatchError::Before(error.into())
+    }
+}
+
+/// Fails every post still waiting for an outcome.
+fn fail_pending(posts: &mut [Post], error: impl Fn() -> Error) {
+    for post in posts.iter_mut().filter(|p| p.is_pending()) {
+        post.outcome = Outcome::Failed(error());
+    }
+}
+
 /// A post that will be inserted, with its place in its room.
 struct Insert {
     index: usize,
@@ -243,7 +326,7 @@ impl Poster {
     /// each stored post's events go in its outbox; an `Err` means the
     /// transaction failed and nothing of it holds (outcomes other than invalid
     /// fields are left pending).
-    async fn write_batch(&self, posts: &mut [Post]) -> Result<()> {
+    async fn write_batch(&self, posts: &mut [Post]) -> Result<(), BatchError> {
         let pending: Vec<usize> = (0..posts.len()).filter(|&i| posts[i].is_pending()).collect();
         if pending.is_empty() {
             return Ok(());
@@ -262,7 +345,7 @@ impl Poster {
             notified.push(sent);
         }
         let names = replied_names(&txn, posts, &inserts).await?;
-        txn.commit().await?;
+        txn.commit().await.map_err(|e| BatchError::Commit(e.into()))?;
 
         // Committed: what to answer and to announce, post by post.
         for ((insert, message), sent) in inserts.iter().zip(stored).zip(notified) {

@@ -201,7 +201,7 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         };
     }
     let closed = subscription.close_flag();
-    let answers = Answers::new(subscription.tx.clone());
+    let answers = Answers::new(subscription.tx.clone(), closed.clone());
     drive(
         socket,
         &state,
@@ -252,7 +252,7 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
         };
     }
     let closed = subscription.close_flag();
-    let answers = Answers::new(subscription.tx.clone());
+    let answers = Answers::new(subscription.tx.clone(), closed.clone());
     drive(
         socket,
         &state,
@@ -367,16 +367,23 @@ impl Batch<'_> {
 #[derive(Clone)]
 struct Answers {
     queue: FrameSender,
+    /// Cut off as a slow consumer when even an answer no longer fits.
+    closed: Arc<CloseFlag>,
     /// Frames whose answer is still to come (posts waiting for their commit,
-    /// reads being written).
+    /// reads being written)...
     in_flight: Arc<AtomicUsize>,
+    /// ...and a wake-up each time one is answered, for a session that
+    /// stopped reading at `ws_max_in_flight`.
+    answered: Arc<tokio::sync::Notify>,
 }
 
 impl Answers {
-    fn new(queue: FrameSender) -> Self {
+    fn new(queue: FrameSender, closed: Arc<CloseFlag>) -> Self {
         Self {
             queue,
+            closed,
             in_flight: Arc::default(),
+            answered: Arc::default(),
         }
     }
 
@@ -384,23 +391,49 @@ impl Answers {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// A frame whose answer comes later.
-    fn begin(&self) {
+    /// A frame whose answer comes later: answer it through the returned
+    /// [`Pending`]. Dropped unanswered (its job was lost), it answers
+    /// `server_error`, so the count always comes down.
+    fn begin(&self) -> Pending {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
-    }
-
-    /// Its answer, if it has one.
-    fn finish(&self, answer: Option<Frame>) {
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
-        self.send(answer);
+        Pending {
+            answers: self.clone(),
+            answered: false,
+        }
     }
 
     fn send(&self, answer: Option<Frame>) {
         if let Some(answer) = answer {
-            // A queue too full for an answer belongs to a socket the hub is
-            // cutting off as a slow consumer.
-            let _ = self.queue.try_send(Arc::new(answer));
+            if self.queue.try_send(Arc::new(answer)).is_err() {
+                // As the hub does with a full queue: a client this far behind
+                // is cut off (1013) rather than silently missing an answer.
+                self.closed.set(CloseReason::SlowConsumer);
+            }
         }
+    }
+}
+
+/// One frame's answer still to come.
+struct Pending {
+    answers: Answers,
+    answered: bool,
+}
+
+impl Pending {
+    fn finish(mut self, answer: Option<Frame>) {
+        self.answered = true;
+        self.answers.send(answer);
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.answers
+                .send(Some(error_frame("server_error", "The frame could not be handled.")));
+        }
+        self.answers.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.answers.answered.notify_one();
     }
 }
 
@@ -469,8 +502,8 @@ async fn drive(
                     }
                 }
             }
-            // Past the limit the client is not read until an answer comes (which
-            // arrives through the queue and wakes this loop).
+            // Past the limit the client is not read until an answer comes.
+            _ = answers.answered.notified(), if answers.in_flight() >= max_in_flight => {}
             incoming = socket.recv(), if answers.in_flight() < max_in_flight => {
                 last_heard = Instant::now();
                 match incoming {
@@ -589,15 +622,7 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
             state.publisher().publish(outbox);
         }
         ClientFrame::ChatMessage(fields) => {
-            // Over the budget, the post still goes through the pipeline to be
-            // refused there, so its answer keeps its place among the others.
-            let budget = state.rate_limiter.check(user.id);
-            let input = move || match budget {
-                Ok(()) => NewMessageInput::read(fields),
-                Err(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }),
-            };
-            answers.begin();
-            let answering = answers.clone();
+            let pending = answers.begin();
             let reply = move |result: Result<(Message, Posted), Error>| {
                 let answer = match result {
                     // The echo of a new message comes through the hub, in order.
@@ -613,18 +638,32 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
                     Err(Error::Forbidden(_) | Error::NotFound) if matches!(scope, Scope::User) => Some(not_a_member()),
                     Err(error) => Some(error_to_frame(&error)),
                 };
-                answering.finish(answer);
+                pending.finish(answer);
             };
-            if let Err(error) = posting::enqueue(&state.posts, user, room_id, input, reply).await {
-                answers.finish(Some(error_to_frame(&error)));
+            // Over the budget, the post is refused in its lane without a
+            // transaction, so its answer keeps its place among the others.
+            let queued = match state.rate_limiter.check(user.id) {
+                Ok(()) => {
+                    let input = move || NewMessageInput::read(fields);
+                    posting::enqueue(&state.posts, user, room_id, input, reply).await
+                }
+                Err(retry_after_secs) => {
+                    let refusal = Error::RateLimited { retry_after_secs };
+                    posting::enqueue_refusal(&state.posts, user, room_id, refusal, reply).await
+                }
+            };
+            if let Err(error) = queued {
+                // The lane is gone (shutting down): the reply was dropped with
+                // its job and has answered `server_error`.
+                tracing::debug!(%error, "a post could not be queued");
             }
         }
         ClientFrame::MarkRead { message_id } => {
-            answers.begin();
-            let (state, user, answers) = (state.clone(), user.clone(), answers.clone());
+            let pending = answers.begin();
+            let (state, user) = (state.clone(), user.clone());
             tokio::spawn(async move {
                 let read = messages::mark_read(&state.store, state.publisher(), &user, message_id).await;
-                answers.finish(read.err().map(|error| error_to_frame(&error)));
+                pending.finish(read.err().map(|error| error_to_frame(&error)));
             });
         }
     }

@@ -194,7 +194,6 @@ pub async fn readers_per_room<C: ConnectionTrait>(
         .await
 }
 
-/// Moves a member's read pointer to `seq`, never backwards. Returns whether it moved.
 /// [`advance_read_pointer`] for several members of one room in one
 /// statement: each `(user_id, seq)` pointer moves forward to `seq`.
 pub async fn advance_read_pointers<C: ConnectionTrait>(
@@ -220,6 +219,7 @@ pub async fn advance_read_pointers<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Moves a member's read pointer to `seq`, never backwards. Returns whether it moved.
 pub async fn advance_read_pointer<C: ConnectionTrait>(
     db: &C,
     room_id: i64,

@@ -578,6 +578,8 @@ async fn socket_metrics_are_exported() {
         "ws_frames_out_total{type=\"chat_message\"}",
         "ws_fanout_latency_seconds_bucket",
         "ws_queue_depth",
+        // Posts per group-commit transaction.
+        "pipeline_batch_size",
     ] {
         assert!(text.contains(name), "{name} missing from /metrics");
     }

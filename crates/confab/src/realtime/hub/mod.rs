@@ -8,8 +8,10 @@
 //!
 //! Rooms are sharded by id, each shard behind its own lock, so publishing to
 //! one room never waits on an unrelated one; a second index, sharded by user,
-//! finds a person's sockets for what is addressed to them. No lock is held
-//! while another is taken.
+//! finds a person's sockets for what is addressed to them. Changes to who
+//! listens where hold the user's shard and then the room's (always in that
+//! order, so they cannot deadlock), so the two indexes never disagree;
+//! publishing takes one lock.
 //!
 //! The hub applies [`Notice`]s: what the backplane delivers, from this node
 //! or another. Order within a room is the publisher's: the post pipeline
@@ -75,7 +77,7 @@ impl CloseFlag {
     }
 
     /// Sets the reason unless one is set; true when this call set it.
-    fn set(&self, reason: CloseReason) -> bool {
+    pub fn set(&self, reason: CloseReason) -> bool {
         let first = self.reason.set(reason).is_ok();
         if first {
             // Stores a permit when nobody waits yet, so a later wait ends at once.
@@ -283,13 +285,15 @@ impl Hub {
     pub fn subscribe(&self, room: i64, user: UserRef) -> Subscription {
         let (outlet, rx) = self.outlet();
         let (id, closed) = (outlet.id, outlet.closed.clone());
-        self.users(user.id).entry(user.id).or_default().push(UserSocket {
+        let tx = outlet.tx.clone();
+        let mut users = self.users(user.id);
+        users.entry(user.id).or_default().push(UserSocket {
             outlet: outlet.clone(),
             user_level: false,
             rooms: vec![room],
         });
-        let tx = outlet.tx.clone();
         let online = self.attach(room, &user, outlet, false);
+        drop(users);
         metrics::gauge!("ws_subscriptions").increment(1.0);
         Subscription {
             rx,
@@ -307,7 +311,8 @@ impl Hub {
     pub fn subscribe_user(&self, user: UserRef, rooms: &[i64]) -> UserSubscription {
         let (outlet, rx) = self.outlet();
         let (id, closed) = (outlet.id, outlet.closed.clone());
-        self.users(user.id).entry(user.id).or_default().push(UserSocket {
+        let mut users = self.users(user.id);
+        users.entry(user.id).or_default().push(UserSocket {
             outlet: outlet.clone(),
             user_level: true,
             rooms: rooms.to_vec(),
@@ -315,6 +320,7 @@ impl Hub {
         for &room in rooms {
             self.attach(room, &user, outlet.clone(), true);
         }
+        drop(users);
         metrics::gauge!("ws_subscriptions").increment(1.0);
         UserSubscription {
             rx,
@@ -346,40 +352,29 @@ impl Hub {
     /// `user` became a member of `room`: their user-level sockets start
     /// receiving its frames.
     fn follow(&self, room: i64, user: &UserRef) {
-        let joining: Vec<Outlet> = {
-            let mut users = self.users(user.id);
-            let Some(sockets) = users.get_mut(&user.id) else { return };
-            sockets
-                .iter_mut()
-                .filter(|s| s.user_level && !s.rooms.contains(&room))
-                .map(|s| {
-                    s.rooms.push(room);
-                    s.outlet.clone()
-                })
-                .collect()
-        };
-        for outlet in joining {
-            self.attach(room, user, outlet, true);
+        let mut users = self.users(user.id);
+        let Some(sockets) = users.get_mut(&user.id) else { return };
+        for socket in sockets.iter_mut().filter(|s| s.user_level && !s.rooms.contains(&room)) {
+            socket.rooms.push(room);
+            self.attach(room, user, socket.outlet.clone(), true);
         }
     }
 
     /// A socket closed: it leaves each of its rooms and the user index.
     fn unsubscribe(&self, user_id: i64, id: u64) {
-        let rooms = {
-            let mut users = self.users(user_id);
-            let Some(sockets) = users.get_mut(&user_id) else { return };
-            let Some(at) = sockets.iter().position(|s| s.outlet.id == id) else {
-                return;
-            };
-            let socket = sockets.swap_remove(at);
-            if sockets.is_empty() {
-                users.remove(&user_id);
-            }
-            socket.rooms
+        let mut users = self.users(user_id);
+        let Some(sockets) = users.get_mut(&user_id) else { return };
+        let Some(at) = sockets.iter().position(|s| s.outlet.id == id) else {
+            return;
         };
-        for room in rooms {
+        let socket = sockets.swap_remove(at);
+        if sockets.is_empty() {
+            users.remove(&user_id);
+        }
+        for room in socket.rooms {
             self.remove_from_room(room, |s| s.outlet.id == id, |_| None);
         }
+        drop(users);
         metrics::gauge!("ws_subscriptions").decrement(1.0);
     }
 
@@ -455,27 +450,32 @@ impl Hub {
             if !subscriber.user_level {
                 subscriber.outlet.cut_off(CloseReason::RoomClosed);
             }
-            self.forget_room(subscriber.user_id, subscriber.outlet.id, room);
+            // After the room's lock, not under it (the order is user, then
+            // room). A deleted room can be joined no more, so no `follow` of
+            // it can slip in between.
+            let mut users = self.users(subscriber.user_id);
+            let socket = users
+                .get_mut(&subscriber.user_id)
+                .and_then(|sockets| sockets.iter_mut().find(|s| s.outlet.id == subscriber.outlet.id));
+            if let Some(socket) = socket {
+                socket.rooms.retain(|&r| r != room);
+            }
         }
     }
 
     /// Cuts off `user_id`'s sockets in `room` (they were removed from it):
     /// room sockets close, user-level sockets stop following it.
     fn disconnect(&self, room: i64, user_id: i64) {
+        let mut users = self.users(user_id);
         let closing = |s: &Subscriber| (!s.user_level).then_some(CloseReason::Removed);
-        for (id, _) in self.remove_from_room(room, |s| s.user_id == user_id, closing) {
-            self.forget_room(user_id, id, room);
-        }
-    }
-
-    /// The socket `id` of `user_id` no longer listens to `room`.
-    fn forget_room(&self, user_id: i64, id: u64, room: i64) {
-        if let Some(socket) = self
-            .users(user_id)
-            .get_mut(&user_id)
-            .and_then(|sockets| sockets.iter_mut().find(|s| s.outlet.id == id))
-        {
-            socket.rooms.retain(|&r| r != room);
+        let removed = self.remove_from_room(room, |s| s.user_id == user_id, closing);
+        if let Some(sockets) = users.get_mut(&user_id) {
+            for socket in sockets
+                .iter_mut()
+                .filter(|s| removed.iter().any(|(id, _)| *id == s.outlet.id))
+            {
+                socket.rooms.retain(|&r| r != room);
+            }
         }
     }
 
