@@ -184,7 +184,7 @@ impl BatchWriter for Poster {
                         Ok(()) => {}
                         Err(BatchError::Before(Error::Unavailable(detail))) => {
                             // The database is gone: the rest would each wait for it.
-                            fail_pending(&mut posts, || Error::Unavailable(detail.clone()));
+                            fail_pending(&mut posts, Error::Unavailable(detail));
                             break;
                         }
                         Err(BatchError::Before(error) | BatchError::Commit(error)) => {
@@ -193,20 +193,15 @@ impl BatchWriter for Poster {
                     }
                 }
             }
-            // Unreachable database, or a commit whose outcome is unknown (it
-            // may have been applied): nothing is retried here. A client that
-            // retries with its `client_id` gets the stored message if there is one.
+            // A lone post's own error; an unreachable database; or a commit whose
+            // outcome is unknown (it may have been applied): nothing is retried
+            // here. A client that retries with its `client_id` gets the stored
+            // message if there is one.
             Err(BatchError::Before(error) | BatchError::Commit(error)) => {
-                tracing::warn!(%error, size = posts.len(), "a batch of posts failed");
-                let detail = error.to_string();
-                let unavailable = matches!(error, Error::Unavailable(_));
-                fail_pending(&mut posts, || {
-                    if unavailable {
-                        Error::Unavailable(detail.clone())
-                    } else {
-                        Error::internal(anyhow::anyhow!("{detail}"))
-                    }
-                });
+                if posts.len() > 1 {
+                    tracing::warn!(%error, size = posts.len(), "a batch of posts failed");
+                }
+                fail_pending(&mut posts, error);
             }
         }
         let mut written = Vec::with_capacity(posts.len());
@@ -306,10 +301,23 @@ impl From<DbErr> for BatchError {
     }
 }
 
-/// Fails every post still waiting for an outcome.
-fn fail_pending(posts: &mut [Post], error: impl Fn() -> Error) {
-    for post in posts.iter_mut().filter(|p| p.is_pending()) {
-        post.outcome = Outcome::Failed(error());
+/// Fails every post still waiting for an outcome: the first with `error`
+/// itself (so a lone post keeps its own error, a unique violation included),
+/// the others with its like.
+fn fail_pending(posts: &mut [Post], error: Error) {
+    let mut pending = posts.iter_mut().filter(|p| p.is_pending());
+    let Some(first) = pending.next() else { return };
+    for post in pending {
+        post.outcome = Outcome::Failed(error_like(&error));
+    }
+    first.outcome = Outcome::Failed(error);
+}
+
+/// An error of the same kind, for another post of a failed batch.
+fn error_like(error: &Error) -> Error {
+    match error {
+        Error::Unavailable(detail) => Error::Unavailable(detail.clone()),
+        other => Error::internal(anyhow::anyhow!("{other}")),
     }
 }
 
