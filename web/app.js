@@ -832,7 +832,10 @@ function connectLive() {
     }
     if (!state.readers.has(room)) state.readers.set(room, new Map());
     const readers = state.readers.get(room);
-    if ((readers.get(user.id)?.messageId ?? 0) < message_id) readers.set(user.id, { user, messageId: message_id });
+    // Receipts come on every read, also one that moves nothing: re-render
+    // only for news (a re-render would drop an armed button under the pointer).
+    if ((readers.get(user.id)?.messageId ?? 0) >= message_id) return;
+    readers.set(user.id, { user, messageId: message_id });
     if (room === state.roomId) renderMessages();
   });
   live.on("typing", ({ room, user, is_typing }) => {
