@@ -157,6 +157,14 @@ impl TestApp {
         body["id"].as_i64().unwrap()
     }
 
+    /// `user` joins a public room; expects 200.
+    pub async fn join(&self, room: i64, user: &TestUser) {
+        let (status, body) = self
+            .post(&format!("/api/chat/rooms/{room}/join/"), user, serde_json::json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// Adds `member` to a room as `by`, then sets `role` if it is not `member`.
     pub async fn add_member(&self, room: i64, by: &TestUser, member: &TestUser, role: &str) {
         let path = format!("/api/chat/rooms/{room}/members/");
@@ -220,6 +228,27 @@ pub async fn call_raw(
         www_authenticate,
         json,
     }
+}
+
+pub fn messages_path(room: i64) -> String {
+    format!("/api/chat/rooms/{room}/messages/")
+}
+
+/// The `id` of an object in a response.
+pub fn id_of(value: &Value) -> i64 {
+    value["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("expected an object with an id, got {value}"))
+}
+
+/// Ids of a page's results, in order.
+pub fn page_ids(page: &Value) -> Vec<i64> {
+    page["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("expected a page, got {page}"))
+        .iter()
+        .map(id_of)
+        .collect()
 }
 
 pub fn not_found() -> Value {

@@ -13,7 +13,10 @@ use reqwest::{Method, StatusCode};
 use sea_orm::EntityTrait;
 use serde_json::{json, Map, Value};
 
-use crate::helpers::{assert_timestamp, call_raw, forbidden, not_found, spawn_app, RawResponse, TestApp, TestUser};
+use crate::helpers::{
+    assert_timestamp, call_raw, forbidden, id_of, messages_path, not_found, page_ids, spawn_app, RawResponse, TestApp,
+    TestUser,
+};
 
 const MESSAGE_KEYS: [&str; 12] = [
     "id",
@@ -31,10 +34,6 @@ const MESSAGE_KEYS: [&str; 12] = [
 ];
 
 const CONTENT_TOO_LONG: &str = "Ensure this field has no more than 5000 characters.";
-
-fn messages_path(room: i64) -> String {
-    format!("/api/chat/rooms/{room}/messages/")
-}
 
 fn read_path(message: i64) -> String {
     format!("/api/chat/messages/{message}/read/")
@@ -84,12 +83,6 @@ fn assert_names_field(status: StatusCode, body: &Value, field: &str, what: &str)
     );
 }
 
-fn id_of(message: &Value) -> i64 {
-    message["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("expected a message, got {message}"))
-}
-
 /// Posts `body` as `user` and expects a 201; returns the message.
 async fn send(app: &TestApp, room: i64, user: &TestUser, body: Value) -> Value {
     let (status, message) = app.post(&messages_path(room), user, body).await;
@@ -109,11 +102,6 @@ async fn says(app: &TestApp, room: i64, user: &TestUser, prefix: &str, count: us
         ids.push(say(app, room, user, &format!("{prefix} {n}")).await);
     }
     ids
-}
-
-async fn join(app: &TestApp, room: i64, user: &TestUser) {
-    let (status, body) = app.post(&format!("{}join/", room_path(room)), user, json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 async fn delete(app: &TestApp, message: i64, user: &TestUser) {
@@ -138,16 +126,6 @@ async fn history(app: &TestApp, room: i64, user: &TestUser, query: &str) -> Valu
         .collect();
     assert_eq!(keys, BTreeSet::from(["next", "previous", "results"]), "{page}");
     page
-}
-
-/// Ids of a page's results, in order.
-fn ids(page: &Value) -> Vec<i64> {
-    page["results"]
-        .as_array()
-        .unwrap_or_else(|| panic!("expected a page, got {page}"))
-        .iter()
-        .map(id_of)
-        .collect()
 }
 
 /// The absolute link a history page gives for `query`.
@@ -429,7 +407,7 @@ async fn post_is_for_members_of_an_active_room() {
     }
 
     // Joining opens the room; leaving closes it again.
-    join(&app, public, &bob).await;
+    app.join(public, &bob).await;
     let hello = say(&app, public, &bob, "hello").await;
     let (status, body) = app.post(&format!("{}leave/", room_path(public)), &bob, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -577,7 +555,7 @@ async fn every_message_endpoint_requires_a_developer_token() {
 
     // Nothing changed: one message, not deleted, read by nobody else.
     let page = history(&app, room, &alice, "").await;
-    assert_eq!(ids(&page), vec![message]);
+    assert_eq!(page_ids(&page), vec![message]);
     assert_eq!(page["results"][0]["is_deleted"], false);
     assert_eq!(page["results"][0]["read_count"], 0);
 }
@@ -590,7 +568,7 @@ async fn a_reply_carries_a_preview_of_the_original() {
     let alice = app.developer("alice").await;
     let bob = app.developer("bob").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
 
     // 300 characters, half of them two bytes long: the preview keeps 200 characters.
     let long = format!("{}{}", "é".repeat(150), "x".repeat(150));
@@ -787,7 +765,7 @@ async fn client_ids_are_per_sender_and_at_most_64_characters() {
     let alice = app.developer("alice").await;
     let bob = app.developer("bob").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
     let path = messages_path(room);
 
     let from_alice = send(&app, room, &alice, json!({"content": "a", "client_id": "same"})).await;
@@ -929,7 +907,7 @@ async fn concurrent_posts_are_each_stored_once_in_id_order() {
     }
     let room = app.room(&members[0], "busy", "public").await;
     for member in &members[1..] {
-        join(&app, room, member).await;
+        app.join(room, member).await;
     }
     let start = say(&app, room, &members[0], "start").await;
     let path = messages_path(room);
@@ -960,7 +938,7 @@ async fn concurrent_posts_are_each_stored_once_in_id_order() {
             let finished = done.load(Ordering::SeqCst);
             loop {
                 let page = history(&app, room, &members[0], &format!("?after={cursor}&limit=200")).await;
-                let got = ids(&page);
+                let got = page_ids(&page);
                 if let Some(last) = got.last() {
                     cursor = *last;
                 }
@@ -1058,7 +1036,7 @@ async fn history_returns_the_newest_50_oldest_first_by_default() {
     // Exactly one default page: no links.
     let mut posted = says(&app, room, &alice, "message", 50).await;
     let page = history(&app, room, &alice, "").await;
-    assert_eq!(ids(&page), posted);
+    assert_eq!(page_ids(&page), posted);
     assert_eq!(page["results"][0]["content"], "message 0", "oldest first");
     assert_eq!(page["results"][49]["content"], "message 49");
     assert_eq!(
@@ -1069,15 +1047,15 @@ async fn history_returns_the_newest_50_oldest_first_by_default() {
     // Five more: the newest 50, and a link to the older five.
     posted.extend(says(&app, room, &alice, "more", 5).await);
     let page = history(&app, room, &alice, "").await;
-    assert_eq!(ids(&page), posted[5..].to_vec());
+    assert_eq!(page_ids(&page), posted[5..].to_vec());
     assert_eq!(page["next"], link(&app, room, &format!("before={}", posted[5])));
     assert_eq!(page["previous"], Value::Null);
     let older = follow(&app, &page["next"], &alice).await;
-    assert_eq!(ids(&older), posted[..5].to_vec());
+    assert_eq!(page_ids(&older), posted[..5].to_vec());
     assert_eq!(older["next"], Value::Null);
     assert_eq!(older["previous"], link(&app, room, &format!("after={}", posted[4])));
     let newer = follow(&app, &older["previous"], &alice).await;
-    assert_eq!(ids(&newer), posted[5..].to_vec());
+    assert_eq!(page_ids(&newer), posted[5..].to_vec());
     assert_eq!(newer["previous"], Value::Null);
 }
 
@@ -1091,18 +1069,18 @@ async fn history_with_a_limit_equal_to_the_count_is_one_page() {
     for limit in [5, 6, 200] {
         let page = history(&app, room, &alice, &format!("?limit={limit}")).await;
         assert_eq!(page["results"].as_array().unwrap().len(), 5, "limit {limit}: {page}");
-        assert_eq!(ids(&page), posted);
+        assert_eq!(page_ids(&page), posted);
         assert_eq!(
             (page["next"].clone(), page["previous"].clone()),
             (Value::Null, Value::Null)
         );
     }
     let page = history(&app, room, &alice, "?limit=4").await;
-    assert_eq!(ids(&page), posted[1..].to_vec());
+    assert_eq!(page_ids(&page), posted[1..].to_vec());
     assert_eq!(page["next"], link(&app, room, &format!("limit=4&before={}", posted[1])));
     // The same holds for ?after=: a page that reaches the newest message has no newer link.
     let page = history(&app, room, &alice, &format!("?limit=4&after={}", posted[0])).await;
-    assert_eq!(ids(&page), posted[1..].to_vec());
+    assert_eq!(page_ids(&page), posted[1..].to_vec());
     assert_eq!(page["previous"], Value::Null);
     assert_eq!(page["next"], link(&app, room, &format!("limit=4&before={}", posted[1])));
 }
@@ -1118,27 +1096,27 @@ async fn history_pages_back_with_next_and_forward_with_previous() {
 
     // Back in time: 8..10, 5..7, 2..4, 1.
     let p1 = history(&app, room, &alice, "?limit=3").await;
-    assert_eq!(ids(&p1), m[7..10].to_vec());
+    assert_eq!(page_ids(&p1), m[7..10].to_vec());
     assert_eq!((p1["next"].clone(), p1["previous"].clone()), (before(7), Value::Null));
     let p2 = follow(&app, &p1["next"], &alice).await;
-    assert_eq!(ids(&p2), m[4..7].to_vec());
+    assert_eq!(page_ids(&p2), m[4..7].to_vec());
     assert_eq!((p2["next"].clone(), p2["previous"].clone()), (before(4), after(6)));
     let p3 = follow(&app, &p2["next"], &alice).await;
-    assert_eq!(ids(&p3), m[1..4].to_vec());
+    assert_eq!(page_ids(&p3), m[1..4].to_vec());
     assert_eq!((p3["next"].clone(), p3["previous"].clone()), (before(1), after(3)));
     let p4 = follow(&app, &p3["next"], &alice).await;
-    assert_eq!(ids(&p4), m[..1].to_vec());
+    assert_eq!(page_ids(&p4), m[..1].to_vec());
     assert_eq!((p4["next"].clone(), p4["previous"].clone()), (Value::Null, after(0)));
 
     // And forward again from the start.
     let f1 = follow(&app, &p4["previous"], &alice).await;
-    assert_eq!(ids(&f1), m[1..4].to_vec());
+    assert_eq!(page_ids(&f1), m[1..4].to_vec());
     assert_eq!((f1["next"].clone(), f1["previous"].clone()), (before(1), after(3)));
     let f2 = follow(&app, &f1["previous"], &alice).await;
-    assert_eq!(ids(&f2), m[4..7].to_vec());
+    assert_eq!(page_ids(&f2), m[4..7].to_vec());
     assert_eq!((f2["next"].clone(), f2["previous"].clone()), (before(4), after(6)));
     let f3 = follow(&app, &f2["previous"], &alice).await;
-    assert_eq!(ids(&f3), m[7..10].to_vec());
+    assert_eq!(page_ids(&f3), m[7..10].to_vec());
     assert_eq!((f3["next"].clone(), f3["previous"].clone()), (before(7), Value::Null));
 }
 
@@ -1151,22 +1129,22 @@ async fn history_after_catches_up_with_newer_messages() {
     let m = says(&app, room, &alice, "m", 6).await;
 
     let page = history(&app, room, &bob, &format!("?after={}", m[2])).await;
-    assert_eq!(ids(&page), m[3..].to_vec());
+    assert_eq!(page_ids(&page), m[3..].to_vec());
     assert_eq!(page["previous"], Value::Null);
     assert_eq!(page["next"], link(&app, room, &format!("before={}", m[3])));
 
     let page = history(&app, room, &bob, &format!("?limit=2&after={}", m[2])).await;
-    assert_eq!(ids(&page), m[3..5].to_vec());
+    assert_eq!(page_ids(&page), m[3..5].to_vec());
     assert_eq!(page["previous"], link(&app, room, &format!("limit=2&after={}", m[4])));
     assert_eq!(page["next"], link(&app, room, &format!("limit=2&before={}", m[3])));
     let newer = follow(&app, &page["previous"], &bob).await;
-    assert_eq!(ids(&newer), m[5..].to_vec());
+    assert_eq!(page_ids(&newer), m[5..].to_vec());
     assert_eq!(newer["previous"], Value::Null);
 
     // New messages show up after the last id seen.
     let more = says(&app, room, &alice, "more", 2).await;
     let page = history(&app, room, &bob, &format!("?after={}", m[5])).await;
-    assert_eq!(ids(&page), more);
+    assert_eq!(page_ids(&page), more);
     assert_eq!(page["results"][0]["content"], "more 0");
 }
 
@@ -1188,7 +1166,7 @@ async fn history_cursors_at_both_ends() {
     assert_eq!(page["next"], Value::Null);
     assert!(page["previous"].is_string(), "newer messages exist: {page}");
     let newer = follow(&app, &page["previous"], &alice).await;
-    assert_eq!(ids(&newer), m);
+    assert_eq!(page_ids(&newer), m);
     assert_eq!(newer["previous"], Value::Null);
 
     // After the newest message: nothing newer.
@@ -1198,7 +1176,7 @@ async fn history_cursors_at_both_ends() {
 
     // Cursors beyond the ends.
     let page = history(&app, room, &alice, &format!("?before={}", m[3] + 1000)).await;
-    assert_eq!(ids(&page), m);
+    assert_eq!(page_ids(&page), m);
     assert_eq!(
         (page["next"].clone(), page["previous"].clone()),
         (Value::Null, Value::Null)
@@ -1228,7 +1206,7 @@ async fn the_newer_link_of_a_page_before_message_1_can_be_followed() {
     assert_eq!(page["next"], Value::Null);
     assert!(page["previous"].is_string(), "newer messages exist: {page}");
     let newer = follow(&app, &page["previous"], &alice).await;
-    assert_eq!(ids(&newer), m);
+    assert_eq!(page_ids(&newer), m);
 }
 
 /// The contract: `next` links the older page and is null only at the (oldest)
@@ -1245,7 +1223,7 @@ async fn an_empty_catch_up_page_still_links_the_older_messages() {
     assert_eq!(page["results"], json!([]));
     assert!(page["next"].is_string(), "older messages exist: {page}");
     let older = follow(&app, &page["next"], &alice).await;
-    assert_eq!(ids(&older), m);
+    assert_eq!(page_ids(&older), m);
 }
 
 #[tokio::test]
@@ -1263,29 +1241,29 @@ async fn history_skips_deleted_messages_without_breaking_pages() {
 
     // Live: 1 2 3 6 7 8.
     let p1 = history(&app, room, &alice, "?limit=3").await;
-    assert_eq!(ids(&p1), vec![m[6], m[7], m[8]]);
+    assert_eq!(page_ids(&p1), vec![m[6], m[7], m[8]]);
     assert_eq!((p1["next"].clone(), p1["previous"].clone()), (before(6), Value::Null));
     let p2 = follow(&app, &p1["next"], &alice).await;
-    assert_eq!(ids(&p2), vec![m[1], m[2], m[3]]);
+    assert_eq!(page_ids(&p2), vec![m[1], m[2], m[3]]);
     assert_eq!(
         (p2["next"].clone(), p2["previous"].clone()),
         (Value::Null, after(3)),
         "only a deleted message is older"
     );
     let f1 = follow(&app, &p2["previous"], &alice).await;
-    assert_eq!(ids(&f1), vec![m[6], m[7], m[8]]);
+    assert_eq!(page_ids(&f1), vec![m[6], m[7], m[8]]);
     assert_eq!(f1["previous"], Value::Null, "only a deleted message is newer");
     assert_eq!(f1["next"], before(6));
 
     // The default page and cursors naming deleted messages.
     assert_eq!(
-        ids(&history(&app, room, &alice, "").await),
+        page_ids(&history(&app, room, &alice, "").await),
         vec![m[1], m[2], m[3], m[6], m[7], m[8]]
     );
     let page = history(&app, room, &alice, &format!("?before={}", m[5])).await;
-    assert_eq!(ids(&page), vec![m[1], m[2], m[3]]);
+    assert_eq!(page_ids(&page), vec![m[1], m[2], m[3]]);
     let page = history(&app, room, &alice, &format!("?after={}", m[4])).await;
-    assert_eq!(ids(&page), vec![m[6], m[7], m[8]]);
+    assert_eq!(page_ids(&page), vec![m[6], m[7], m[8]]);
     let page = history(&app, room, &alice, &format!("?after={}", m[8])).await;
     assert_eq!(page["results"], json!([]));
     assert_eq!(page["previous"], Value::Null);
@@ -1350,14 +1328,14 @@ async fn history_limit_is_capped_at_200() {
 
     for limit in [200, 201, 1000, 1_000_000] {
         let page = history(&app, room, &alice, &format!("?limit={limit}")).await;
-        assert_eq!(ids(&page), m[5..].to_vec(), "limit {limit}");
+        assert_eq!(page_ids(&page), m[5..].to_vec(), "limit {limit}");
         assert_eq!(
             page["next"],
             link(&app, room, &format!("limit={limit}&before={}", m[5])),
             "limit {limit}"
         );
         let older = follow(&app, &page["next"], &alice).await;
-        assert_eq!(ids(&older), m[..5].to_vec());
+        assert_eq!(page_ids(&older), m[..5].to_vec());
     }
 }
 
@@ -1375,7 +1353,7 @@ async fn history_of_public_rooms_is_open_to_developers_and_hidden_elsewhere() {
 
     // Any developer reads a public room.
     let page = history(&app, public, &bob, "").await;
-    assert_eq!(ids(&page), vec![hello]);
+    assert_eq!(page_ids(&page), vec![hello]);
     assert_eq!(page["results"][0]["is_read"], false);
     // Private and group rooms are not found for outsiders, whatever the query.
     for room in [private, group] {
@@ -1386,7 +1364,7 @@ async fn history_of_public_rooms_is_open_to_developers_and_hidden_elsewhere() {
     }
     // Members read them.
     app.add_member(group, &alice, &bob, "member").await;
-    assert_eq!(ids(&history(&app, group, &bob, "").await), vec![plan]);
+    assert_eq!(page_ids(&history(&app, group, &bob, "").await), vec![plan]);
 }
 
 // ---------------------------------------------------------------- delete
@@ -1443,8 +1421,8 @@ async fn members_and_outsiders_cannot_delete_others_messages() {
     let carol = app.developer("carol").await;
     let dave = app.developer("dave").await;
     let public = app.room(&alice, "general", "public").await;
-    join(&app, public, &bob).await;
-    join(&app, public, &carol).await;
+    app.join(public, &bob).await;
+    app.join(public, &carol).await;
     let from_bob = say(&app, public, &bob, "bob's").await;
     let from_alice = say(&app, public, &alice, "alice's").await;
 
@@ -1489,8 +1467,8 @@ async fn read_marks_the_message_and_every_earlier_one() {
     let bob = app.developer("bob").await;
     let carol = app.developer("carol").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
-    join(&app, room, &carol).await;
+    app.join(room, &bob).await;
+    app.join(room, &carol).await;
     let a = says(&app, room, &alice, "a", 4).await;
 
     let f = json!(false);
@@ -1554,7 +1532,7 @@ async fn the_read_pointer_never_moves_backward() {
     let alice = app.developer("alice").await;
     let bob = app.developer("bob").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
     let a = says(&app, room, &alice, "a", 3).await;
 
     read(&app, a[2], &bob).await;
@@ -1596,7 +1574,7 @@ async fn marking_read_is_for_members() {
     assert_eq!(field_of_all(&app, private, &alice, "read_count").await, vec![json!(0)]);
 
     // A deleted message cannot be marked read, even by a member.
-    join(&app, public, &bob).await;
+    app.join(public, &bob).await;
     delete(&app, hello, &alice).await;
     let (status, body) = app.post(&read_path(hello), &bob, json!({})).await;
     assert_eq!((status, body), (StatusCode::NOT_FOUND, not_found()));
@@ -1611,7 +1589,7 @@ async fn unread_count_counts_others_messages_past_the_read_pointer() {
     let bob = app.developer("bob").await;
     let carol = app.developer("carol").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
     assert_eq!(unread_count(&app, room, &bob).await, 0);
 
     let first = says(&app, room, &alice, "first", 3).await;
@@ -1653,7 +1631,7 @@ async fn unread_count_ignores_deleted_messages() {
     let alice = app.developer("alice").await;
     let bob = app.developer("bob").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
     let a = says(&app, room, &alice, "a", 4).await;
     read(&app, a[0], &bob).await;
     assert_eq!(unread_count(&app, room, &bob).await, 3);
@@ -1681,7 +1659,7 @@ async fn last_message_is_the_newest_live_message() {
     let alice = app.developer("alice").await;
     let bob = app.developer("bob").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
     assert_eq!(room_seen_by(&app, room, &bob).await["last_message"], Value::Null);
 
     /// Asserts `user` sees `last_message` exactly as the newest history entry.

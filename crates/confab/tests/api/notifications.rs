@@ -8,19 +8,13 @@ use std::collections::BTreeSet;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{call_raw, not_found, spawn_app, RawResponse, TestApp, TestUser};
+use crate::helpers::{call_raw, id_of, not_found, spawn_app, RawResponse, TestApp, TestUser};
 
 const NOTIFICATIONS: &str = "/api/chat/notifications/";
 const READ_ALL: &str = "/api/chat/notifications/read_all/";
 
 fn read_path(id: i64) -> String {
     format!("/api/chat/notifications/{id}/read/")
-}
-
-fn id_of(value: &Value) -> i64 {
-    value["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("expected an object with an id, got {value}"))
 }
 
 /// Asserts a notification object: exactly its eight fields, well typed.
@@ -54,13 +48,6 @@ fn assert_notification(n: &Value) {
     let created_at = n["created_at"].as_str().unwrap_or_else(|| panic!("{n}"));
     assert!(created_at.ends_with('Z'), "not UTC: {created_at}");
     chrono::DateTime::parse_from_rfc3339(created_at).unwrap_or_else(|e| panic!("not RFC 3339: {created_at}: {e}"));
-}
-
-async fn join(app: &TestApp, room: i64, user: &TestUser) {
-    let (status, body) = app
-        .post(&format!("/api/chat/rooms/{room}/join/"), user, json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// Posts `body` into `room` as `user`, expecting a 201; returns the message id.
@@ -119,7 +106,7 @@ fn kind(notification_type: &str, room: i64, message: Option<i64>) -> Kind {
 async fn public_room(app: &TestApp, owner: &TestUser, members: &[&TestUser]) -> i64 {
     let room = app.room(owner, "general", "public").await;
     for member in members {
-        join(app, room, member).await;
+        app.join(room, member).await;
     }
     room
 }

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::helpers::{spawn_app_with, TestApp, TestUser};
+use crate::helpers::{id_of, messages_path, page_ids, spawn_app_with, TestApp, TestUser};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -37,16 +37,6 @@ async fn spawn_unthrottled() -> TestApp {
     .await
 }
 
-fn messages_path(room: i64) -> String {
-    format!("/api/chat/rooms/{room}/messages/")
-}
-
-fn id_of(message: &Value) -> i64 {
-    message["id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("expected a message, got {message}"))
-}
-
 fn user_ref(user: &TestUser) -> Value {
     json!({"id": user.id, "username": user.username})
 }
@@ -56,13 +46,6 @@ fn assert_ascending(ids: &[i64], what: &str) {
         ids.windows(2).all(|w| w[0] < w[1]),
         "{what}: ids must strictly increase: {ids:?}"
     );
-}
-
-async fn join(app: &TestApp, room: i64, user: &TestUser) {
-    let (status, body) = app
-        .post(&format!("/api/chat/rooms/{room}/join/"), user, json!({}))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 /// A user's REST client that a spawned task can own.
@@ -104,15 +87,6 @@ async fn history(app: &TestApp, room: i64, user: &TestUser, query: &str) -> Valu
     let (status, page) = app.get(&format!("{}{query}", messages_path(room)), user).await;
     assert_eq!(status, StatusCode::OK, "{query}: {page}");
     page
-}
-
-fn page_ids(page: &Value) -> Vec<i64> {
-    page["results"]
-        .as_array()
-        .unwrap_or_else(|| panic!("expected a page, got {page}"))
-        .iter()
-        .map(id_of)
-        .collect()
 }
 
 /// Every listed message of a room, oldest first, walking `next` links back
@@ -260,7 +234,7 @@ async fn concurrent_posters_into_one_room_reach_every_socket_once_in_id_order() 
     }
     let room = app.room(&users[0], "busy", "public").await;
     for user in &users[1..] {
-        join(&app, room, user).await;
+        app.join(room, user).await;
     }
     let mut sockets = Vec::new();
     for user in &users {
@@ -493,7 +467,7 @@ async fn one_bad_post_in_a_batch_fails_alone() {
     let bob = app.developer("bob").await;
     let carol = app.developer("carol").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
     let other = app.room(&alice, "random", "public").await;
     let path = messages_path(room);
     let post_ok = |user: &TestUser, room: i64, body: Value| {
@@ -672,7 +646,7 @@ async fn pipelined_socket_frames_are_answered_in_order() {
     let alice = app.developer("alice").await;
     let bob = app.developer("bob").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
     let mut sender = room_socket(&app, room, &alice).await;
     let mut listener = room_socket(&app, room, &bob).await;
 
@@ -756,7 +730,7 @@ async fn client_id_retries_racing_the_first_attempt() {
     let alice = app.developer("alice").await;
     let bob = app.developer("bob").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
     let path = messages_path(room);
     let mut sender = room_socket(&app, room, &alice).await;
     let mut listener = room_socket(&app, room, &bob).await;
@@ -860,7 +834,7 @@ async fn read_receipts_broadcast_even_when_the_pointer_does_not_move() {
     let alice = app.developer("alice").await;
     let bob = app.developer("bob").await;
     let room = app.room(&alice, "general", "public").await;
-    join(&app, room, &bob).await;
+    app.join(room, &bob).await;
     let path = messages_path(room);
     let (status, older) = app.post(&path, &alice, json!({"content": "older"})).await;
     assert_eq!(status, StatusCode::CREATED, "{older}");
