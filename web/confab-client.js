@@ -149,13 +149,21 @@ export class ConfabClient extends Emitter {
       return true;
     } catch (error) {
       if (error instanceof NetworkError) throw error;
-      this.logout();
+      this.logout({ revoke: false });
       return false;
     }
   }
 
-  /** Forgets the tokens and closes the socket; emits "logout". */
-  logout() {
+  /**
+   * Forgets the tokens and closes the socket; emits "logout". The refresh
+   * token is blacklisted on the server first (`POST /api/token/blacklist/`),
+   * so a copy of it left behind is worthless; `{ revoke: false }` skips that
+   * when the server already refused the token.
+   */
+  logout({ revoke = true } = {}) {
+    if (revoke && this.refresh) {
+      this.#call("POST", "/api/token/blacklist/", { refresh: this.refresh }, { auth: false }).catch(() => {});
+    }
     clearTimeout(this.#refreshTimer);
     this.access = null;
     this.refresh = null;
@@ -201,7 +209,7 @@ export class ConfabClient extends Emitter {
       .then((tokens) => this.#setTokens(tokens))
       .catch((error) => {
         // An expired or revoked session ends here; a network error may pass.
-        if (error instanceof ApiError && error.status === 401) this.logout();
+        if (error instanceof ApiError && error.status === 401) this.logout({ revoke: false });
         throw error;
       })
       .finally(() => {

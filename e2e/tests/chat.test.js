@@ -78,8 +78,20 @@ describe("two users chatting in the web client", () => {
     await page.getByRole("alert").filter({ hasText: "Wrong username or password." }).waitFor();
     await login(page, "carol", PASSWORD);
     await page.getByRole("heading", { name: "No access to chat" }).waitFor();
+    const refresh = await page.evaluate(() => localStorage.getItem("confab.refresh"));
+    assert.ok(refresh, "the session keeps its refresh token");
+    const blacklisted = page.waitForResponse((r) => r.url().endsWith("/api/token/blacklist/"));
     await page.getByRole("button", { name: "Log out" }).click();
     await page.getByRole("button", { name: "Log in" }).waitFor();
+    assert.equal((await blacklisted).status(), 200);
+    // Logging out revoked the token on the server: a copy of it is worthless.
+    const reuse = await fetch(`${server.url}/api/token/refresh/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh }),
+    });
+    assert.equal(reuse.status, 401);
+    assert.equal((await reuse.json()).detail, "Token is blacklisted");
     await page.context().close();
   });
 

@@ -9,7 +9,6 @@ use anyhow::Context;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::handler::Handler;
 use axum::http::{header, HeaderValue, Method};
-use axum::serve::ListenerExt;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::{TcpListener, TcpSocket};
@@ -29,10 +28,12 @@ use crate::chat::outbox::Publisher;
 use crate::chat::posting::{Poster, Posts};
 use crate::config::Config;
 use crate::error::Error;
+use crate::limits::Limits;
+use crate::listener::ConnectionLimits;
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::realtime::backplane::LocalBackplane;
 use crate::realtime::hub::Hub;
-use crate::realtime::rate::MessageRateLimiter;
+use crate::realtime::revocation;
 use crate::store::{Backend, PoolOptions, Store};
 use crate::telemetry;
 
@@ -55,8 +56,8 @@ pub struct AppState {
     pub publisher: Arc<dyn Publisher>,
     /// The group-commit pipeline every post goes through.
     pub posts: Posts,
-    /// Per-user budget of socket messages.
-    pub rate_limiter: Arc<MessageRateLimiter>,
+    /// Every client budget: rates and connection slots.
+    pub limits: Arc<Limits>,
     /// Flips to `true` when the server shuts down; sockets then close with 1001.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -94,7 +95,8 @@ impl AppState {
                 queue: config.post_queue,
             },
         );
-        let rate_limiter = Arc::new(MessageRateLimiter::new(config.ws_message_rate, config.ws_message_burst));
+        let limits = Arc::new(Limits::new(&config));
+        crate::auth::password::set_queue_limit(config.password_hash_queue);
         let (shutdown, _) = tokio::sync::watch::channel(false);
         Ok(Self {
             config: Arc::new(config),
@@ -104,7 +106,7 @@ impl AppState {
             hub,
             publisher,
             posts,
-            rate_limiter,
+            limits,
             shutdown: Arc::new(shutdown),
         })
     }
@@ -127,9 +129,19 @@ pub fn router(state: AppState) -> Router {
         // Anything the API does not route is a file of the web client, or a 404.
         .fallback(crate::web::serve.layer(CompressionLayer::new()))
         .method_not_allowed_fallback(|method: Method| async move { Error::MethodNotAllowed(method.to_string()) })
+        .layer(axum::middleware::from_fn(api::guard::detach_writes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::guard::throttle_writes,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            api::guard::time_limit,
+        ))
         .layer(axum::middleware::from_fn(telemetry::track_http))
         .with_state(state)
         .merge(docs)
+        .layer(axum::middleware::from_fn(api::guard::security_headers))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -246,34 +258,35 @@ impl Server {
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let store = self.state.store.clone();
-        let sockets = self.state.shutdown.clone();
-        let limiter = self.state.rate_limiter.clone();
-        // Idle users' rate buckets are forgotten now and then.
-        let sweeper = tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                limiter.shrink();
-            }
-        });
+        let state = self.state;
+        let config = state.config.clone();
+        let store = state.store.clone();
+        let sockets = state.shutdown.clone();
+        let housekeeping = [
+            tokio::spawn(Limits::keep_small(state.limits.clone())),
+            tokio::spawn(telemetry::keep_metrics_small(state.metrics.clone())),
+            tokio::spawn(crate::auth::tokens::purge_blacklist(store.clone())),
+            tokio::spawn(revocation::run(
+                store.clone(),
+                state.hub.clone(),
+                Duration::from_secs(config.ws_ping_interval),
+            )),
+        ];
         let shutdown = async move {
             shutdown.await;
             // Sockets are not requests: tell their sessions to close (1001).
             sockets.send_replace(true);
         };
-        let app = tower::util::MapRequestLayer::new(strip_trailing_slash).layer(router(self.state));
-        // Chat frames are small and latency-bound: without TCP_NODELAY, Nagle's
-        // algorithm meets the peer's delayed ACK and a frame can wait ~40 ms.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
-        axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
-            .with_graceful_shutdown(shutdown)
-            .await?;
-        sweeper.abort();
+        let limits = ConnectionLimits {
+            max_connections: config.max_connections,
+            per_address: state.limits.connections_per_address.clone(),
+            header_timeout: Duration::from_secs(config.http_header_timeout),
+        };
+        let app = tower::util::MapRequestLayer::new(strip_trailing_slash).layer(router(state));
+        crate::listener::serve(self.listener, app, limits, shutdown).await;
+        for task in housekeeping {
+            task.abort();
+        }
         store.close().await;
         Ok(())
     }

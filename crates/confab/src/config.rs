@@ -81,6 +81,39 @@ pub struct Config {
     /// survives a power loss) or `normal` (it survives a crash of the
     /// process; the last commits may be lost on power loss).
     pub sqlite_synchronous: String,
+    /// Blacklist a refresh token when `/api/token/refresh/` rotates it, so it
+    /// works once (SimpleJWT `BLACKLIST_AFTER_ROTATION`; on here by default).
+    pub blacklist_after_rotation: bool,
+    /// Token requests (`/api/token/`, `/api/token/refresh/`) per minute for
+    /// one username, and for one client address; beyond, 429 with `Retry-After`.
+    pub login_rate_per_user: u32,
+    pub login_rate_per_address: u32,
+    /// Password hashes that may wait for a free core; beyond, 503.
+    pub password_hash_queue: usize,
+    /// Take the client address from the last `X-Forwarded-For` entry (set
+    /// when a reverse proxy on this host forwards the traffic); else the peer's.
+    pub trust_forwarded_for: bool,
+    /// Seconds a client has to send a request's headers; also how long an
+    /// idle keep-alive connection stays open.
+    pub http_header_timeout: u64,
+    /// Seconds a REST request may take, body included (not WebSockets); 503 after.
+    pub http_request_timeout: u64,
+    /// Open connections (HTTP and WebSocket) the server holds, in all...
+    pub max_connections: usize,
+    /// ...and from one client address (0: no per-address cap, e.g. behind a proxy).
+    pub max_connections_per_address: usize,
+    /// REST writes (POST, PATCH, DELETE) per second one user may make, and in
+    /// a burst; beyond, 429.
+    pub rest_write_rate: u32,
+    pub rest_write_burst: u32,
+    /// Socket frames other than messages (typing, mark_read, ping, invalid
+    /// ones) per second one user may send, and in a burst; beyond, `rate_limited`.
+    pub ws_frame_rate: u32,
+    pub ws_frame_burst: u32,
+    /// Open sockets one user may have on this node; the next is closed with 1013.
+    pub ws_max_sockets_per_user: usize,
+    /// When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -109,6 +142,21 @@ impl Default for Config {
             post_batch_max: 256,
             post_queue: 4096,
             sqlite_synchronous: "full".into(),
+            blacklist_after_rotation: true,
+            login_rate_per_user: 20,
+            login_rate_per_address: 100,
+            password_hash_queue: 64,
+            trust_forwarded_for: false,
+            http_header_timeout: 30,
+            http_request_timeout: 30,
+            max_connections: 20_000,
+            max_connections_per_address: 1_000,
+            rest_write_rate: 50,
+            rest_write_burst: 200,
+            ws_frame_rate: 50,
+            ws_frame_burst: 200,
+            ws_max_sockets_per_user: 32,
+            metrics_token: None,
         }
     }
 }
@@ -140,6 +188,21 @@ impl std::fmt::Debug for Config {
             .field("post_batch_max", &self.post_batch_max)
             .field("post_queue", &self.post_queue)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("blacklist_after_rotation", &self.blacklist_after_rotation)
+            .field("login_rate_per_user", &self.login_rate_per_user)
+            .field("login_rate_per_address", &self.login_rate_per_address)
+            .field("password_hash_queue", &self.password_hash_queue)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("http_header_timeout", &self.http_header_timeout)
+            .field("http_request_timeout", &self.http_request_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_connections_per_address", &self.max_connections_per_address)
+            .field("rest_write_rate", &self.rest_write_rate)
+            .field("rest_write_burst", &self.rest_write_burst)
+            .field("ws_frame_rate", &self.ws_frame_rate)
+            .field("ws_frame_burst", &self.ws_frame_burst)
+            .field("ws_max_sockets_per_user", &self.ws_max_sockets_per_user)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
 }
@@ -265,6 +328,40 @@ impl Config {
             matches!(self.sqlite_synchronous.as_str(), "full" | "normal"),
             "sqlite_synchronous must be \"full\" or \"normal\""
         );
+        anyhow::ensure!(
+            self.login_rate_per_user >= 1 && self.login_rate_per_address >= 1,
+            "login rates must be at least 1 per minute"
+        );
+        anyhow::ensure!(
+            self.rest_write_rate >= 1 && self.rest_write_burst >= 1,
+            "rest write rate and burst must be at least 1"
+        );
+        anyhow::ensure!(
+            self.ws_frame_rate >= 1 && self.ws_frame_burst >= 1,
+            "ws frame rate and burst must be at least 1"
+        );
+        anyhow::ensure!(
+            self.http_header_timeout >= 1,
+            "http_header_timeout must be at least 1 second"
+        );
+        anyhow::ensure!(
+            self.http_request_timeout >= 1,
+            "http_request_timeout must be at least 1 second"
+        );
+        anyhow::ensure!(self.max_connections >= 1, "max_connections must be at least 1");
+        anyhow::ensure!(
+            self.ws_max_sockets_per_user >= 1,
+            "ws_max_sockets_per_user must be at least 1"
+        );
+        for origin in &self.cors_origins {
+            anyhow::ensure!(
+                origin != "*" && axum::http::HeaderValue::from_str(origin).is_ok() && origin.contains("://"),
+                "cors_origins: {origin:?} is not an origin such as https://chat.example.com (\"*\" is not allowed: name the origins)"
+            );
+        }
+        if let Some(token) = &self.metrics_token {
+            anyhow::ensure!(token.len() >= 16, "metrics_token must be at least 16 bytes long");
+        }
         if let Some(secret) = &self.jwt_secret {
             anyhow::ensure!(secret.len() >= 16, "jwt_secret must be at least 16 bytes long");
         }
@@ -294,6 +391,40 @@ impl Config {
     /// The signing secret: configured, or read from (and on first use written to)
     /// `<data_dir>/jwt_secret` with mode 0600, so restarts keep tokens valid.
     pub fn resolve_jwt_secret(&self) -> anyhow::Result<String> {
+        anyhow::ensure!(
+            self.login_rate_per_user >= 1 && self.login_rate_per_address >= 1,
+            "login rates must be at least 1 per minute"
+        );
+        anyhow::ensure!(
+            self.rest_write_rate >= 1 && self.rest_write_burst >= 1,
+            "rest write rate and burst must be at least 1"
+        );
+        anyhow::ensure!(
+            self.ws_frame_rate >= 1 && self.ws_frame_burst >= 1,
+            "ws frame rate and burst must be at least 1"
+        );
+        anyhow::ensure!(
+            self.http_header_timeout >= 1,
+            "http_header_timeout must be at least 1 second"
+        );
+        anyhow::ensure!(
+            self.http_request_timeout >= 1,
+            "http_request_timeout must be at least 1 second"
+        );
+        anyhow::ensure!(self.max_connections >= 1, "max_connections must be at least 1");
+        anyhow::ensure!(
+            self.ws_max_sockets_per_user >= 1,
+            "ws_max_sockets_per_user must be at least 1"
+        );
+        for origin in &self.cors_origins {
+            anyhow::ensure!(
+                origin != "*" && axum::http::HeaderValue::from_str(origin).is_ok() && origin.contains("://"),
+                "cors_origins: {origin:?} is not an origin such as https://chat.example.com (\"*\" is not allowed: name the origins)"
+            );
+        }
+        if let Some(token) = &self.metrics_token {
+            anyhow::ensure!(token.len() >= 16, "metrics_token must be at least 16 bytes long");
+        }
         if let Some(secret) = &self.jwt_secret {
             return Ok(secret.clone());
         }
@@ -328,17 +459,23 @@ fn parse_env_value(raw: &str, default: &serde_json::Value) -> figment::value::Va
 
 fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
     use std::io::Write;
-    if let Ok(existing) = std::fs::read_to_string(path) {
-        let secret = existing.trim().to_owned();
-        anyhow::ensure!(
-            secret.len() >= 16,
-            "{} holds a secret shorter than 16 bytes",
-            path.display()
-        );
-        return Ok(secret);
+    match std::fs::read(path) {
+        Ok(existing) => {
+            let text = String::from_utf8(existing)
+                .map_err(|_| anyhow::anyhow!("{} is not UTF-8 text: delete it or set jwt_secret", path.display()))?;
+            let secret = text.trim().to_owned();
+            anyhow::ensure!(
+                secret.len() >= 16,
+                "{} holds a secret shorter than 16 bytes",
+                path.display()
+            );
+            return Ok(secret);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
     }
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        create_private_dir(dir)?;
     }
     let secret = crate::auth::random_token(48);
     let mut options = std::fs::OpenOptions::new();
@@ -355,10 +492,30 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
             tracing::info!(path = %path.display(), "generated a new JWT signing secret");
             Ok(secret)
         }
-        // Another process (the CLI, a second server) created it first: use theirs.
+        // Another process (the CLI, a second server) created it first: use
+        // theirs. (Reading it cannot come back here: it exists now.)
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => load_or_create_secret(path),
         Err(e) => Err(anyhow::anyhow!("cannot write {}: {e}", path.display())),
     }
+}
+
+/// Creates `dir` (and its parents) readable by its owner only, as the data
+/// directory holds the database and the signing secret. An existing
+/// directory keeps its mode: it was the operator's choice.
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))
 }
 
 #[cfg(test)]
@@ -448,6 +605,47 @@ mod tests {
         assert!(!shown.contains("super-secret"));
         assert!(!shown.contains("hunter2"));
         assert!(shown.contains("postgres://confab:***@db/confab"));
+    }
+
+    #[test]
+    fn unreadable_or_binary_secret_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt_secret");
+        std::fs::write(
+            &path,
+            [
+                0xff, 0xfe, 0x00, 0x80, 0xff, 0xfe, 0x00, 0x80, 0xff, 0xfe, 0x00, 0x80, 0xff, 0xfe, 0x00, 0x80,
+            ],
+        )
+        .unwrap();
+        let error = load_or_create_secret(&path).unwrap_err().to_string();
+        assert!(error.contains("not UTF-8"), "{error}");
+        // A directory where the file should be: unreadable as a file.
+        let dir_path = dir.path().join("secret_dir");
+        std::fs::create_dir(&dir_path).unwrap();
+        assert!(load_or_create_secret(&dir_path).is_err());
+    }
+
+    #[test]
+    fn wildcard_cors_origin_is_refused() {
+        let error = Config::load_from(&env(&[("CONFAB_CORS_ORIGINS", "*")]))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("cors_origins"), "{error}");
+        assert!(Config::load_from(&env(&[("CONFAB_CORS_ORIGINS", "https://chat.example.com")])).is_ok());
+    }
+
+    #[test]
+    fn data_dir_is_created_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("a/b");
+        create_private_dir(&data).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&data).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o700);
+        }
     }
 
     #[test]

@@ -163,16 +163,60 @@ impl From<sea_orm::DbErr> for Error {
         use sea_orm::{DbErr, RuntimeErr};
         let unreachable = match &error {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => matches!(
-                e,
-                SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::WorkerCrashed
-            ),
+            DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => match e {
+                SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::WorkerCrashed => true,
+                SqlxError::Database(db) => is_retryable(db.as_ref()),
+                _ => false,
+            },
             _ => false,
         };
         if unreachable {
             Error::Unavailable(error.to_string())
         } else {
             Error::Internal(error.into())
+        }
+    }
+}
+
+/// Database errors that say "not now" rather than "never": the database
+/// is busy, locked, out of space or connections, or chose this transaction
+/// as a deadlock's victim. A retry may succeed.
+fn is_retryable(error: &dyn sea_orm::sqlx::error::DatabaseError) -> bool {
+    let Some(code) = error.code() else { return false };
+    let backend = if error.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+        Retryable::Sqlite
+    } else if error
+        .try_downcast_ref::<sea_orm::sqlx::mysql::MySqlDatabaseError>()
+        .is_some()
+    {
+        Retryable::MySql
+    } else {
+        Retryable::Postgres
+    };
+    backend.says(&code)
+}
+
+#[derive(Clone, Copy)]
+enum Retryable {
+    Sqlite,
+    MySql,
+    Postgres,
+}
+
+impl Retryable {
+    fn says(self, code: &str) -> bool {
+        match self {
+            // The extended result code; its low byte is the primary one:
+            // BUSY, LOCKED, IOERR, FULL.
+            Retryable::Sqlite => code.parse::<u32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13)),
+            // Too many connections, lock wait timeout, deadlock, disk full.
+            Retryable::MySql => matches!(code, "1040" | "1205" | "1213" | "1021" | "1114"),
+            // Serialization failure, deadlock, disk full, out of memory, too
+            // many connections, shutting down.
+            Retryable::Postgres => matches!(
+                code,
+                "40001" | "40P01" | "53100" | "53200" | "53300" | "57P01" | "57P02" | "57P03"
+            ),
         }
     }
 }
@@ -195,6 +239,16 @@ mod tests {
         let internal = Error::internal(anyhow::anyhow!("SELECT secret FROM users"));
         assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!internal.body().to_string().contains("SELECT"));
+    }
+
+    #[test]
+    fn busy_and_full_databases_are_retryable() {
+        for code in ["5", "517", "6", "13", "778"] {
+            assert!(Retryable::Sqlite.says(code), "{code}");
+        }
+        assert!(!Retryable::Sqlite.says("2067"), "a unique violation is final");
+        assert!(Retryable::MySql.says("1213") && !Retryable::MySql.says("1062"));
+        assert!(Retryable::Postgres.says("40P01") && !Retryable::Postgres.says("23505"));
     }
 
     #[test]

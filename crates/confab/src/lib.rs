@@ -30,6 +30,8 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod limits;
+pub mod listener;
 pub mod pipeline;
 pub mod realtime;
 pub mod store;

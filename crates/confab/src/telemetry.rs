@@ -53,7 +53,7 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// Counts requests by route and status and records their latency.
 pub async fn track_http(request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -65,6 +65,37 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels[..2]).record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The method as a label: the methods we route, else `other`. The method is
+/// any token a client sends (`curl -X M1`...): as a label it would let
+/// anyone create series without end.
+fn method_label(method: &axum::http::Method) -> String {
+    use axum::http::Method;
+    let known = [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+    ];
+    if known.contains(method) {
+        method.as_str().to_owned()
+    } else {
+        "other".to_owned()
+    }
+}
+
+/// Drains histogram samples into their buckets now and then: without it
+/// they pile up in memory until someone scrapes `/metrics`.
+pub async fn keep_metrics_small(handle: PrometheusHandle) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        every.tick().await;
+        handle.run_upkeep();
+    }
 }
 
 /// Database pool use, sampled at scrape time.

@@ -19,10 +19,11 @@ use crate::error::Error;
 #[folder = "../../web/"]
 struct Assets;
 
-/// The page can only load its own files and talk to its own origin, so even
-/// a rendering mistake could not pull in foreign script.
+/// The page can only load its own files and talk to its own origin (CSP 3's
+/// `'self'` covers `ws:`/`wss:` to the same host), so even a rendering
+/// mistake could not pull in foreign script or reach another host.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+     img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 /// The router's fallback: an embedded file for `GET`/`HEAD`, otherwise the
 /// API's usual 404 (or 405), so unknown API paths keep their JSON errors.

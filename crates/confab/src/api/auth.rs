@@ -5,12 +5,15 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::input::ClientAddress;
 use super::input::{Fields, JsonObject, Text};
 use super::{ErrorBody, ValidationErrorBody};
 use crate::app::AppState;
 use crate::auth::jwt::TokenType;
+use crate::auth::tokens::{self, Rotation};
 use crate::auth::{accounts, password, Authenticated};
 use crate::error::{Error, Result};
+use crate::limits::Limits;
 
 /// Longest token we bother to verify; real ones are a few hundred bytes.
 const MAX_TOKEN_CHARS: usize = 4096;
@@ -62,8 +65,14 @@ pub struct Me {
         (status = 200, body = TokenPairBody),
         (status = 400, body = ValidationErrorBody),
         (status = 401, description = "Wrong credentials or inactive user", body = ErrorBody),
+        (status = 429, description = "Throttled", body = ErrorBody),
+        (status = 503, description = "Too many password checks waiting", body = ErrorBody),
     ))]
-pub async fn obtain(State(state): State<AppState>, body: JsonObject) -> Result<Json<TokenPairBody>> {
+pub async fn obtain(
+    State(state): State<AppState>,
+    client: ClientAddress,
+    body: JsonObject,
+) -> Result<Json<TokenPairBody>> {
     let mut fields = Fields::new(body.0);
     // Longer than any stored name or password can be, so only a bound on the work asked of us.
     let username = fields.text("username", Text::required(password::MAX_LENGTH));
@@ -72,6 +81,7 @@ pub async fn obtain(State(state): State<AppState>, body: JsonObject) -> Result<J
     let (Some(username), Some(password)) = (username, password) else {
         unreachable!("checked by finish")
     };
+    throttle(&state, &client, Some(crate::store::users::username_key(&username)))?;
     let user = accounts::authenticate(&state.store, &username, &password)
         .await?
         .ok_or_else(|| Error::Unauthorized {
@@ -85,36 +95,63 @@ pub async fn obtain(State(state): State<AppState>, body: JsonObject) -> Result<J
     }))
 }
 
+/// Token requests are throttled per client address and per account, before
+/// any password is hashed: 429 with `Retry-After`, as DRF's throttles answer.
+fn throttle(state: &AppState, client: &ClientAddress, account: Option<String>) -> Result<()> {
+    let limits = &state.limits;
+    let retry = |retry_after_secs| Error::RateLimited { retry_after_secs };
+    if let Some(address) = client.0.and_then(Limits::per_address) {
+        limits.logins_per_address.check(&address).map_err(retry)?;
+    }
+    if let Some(account) = account {
+        limits.logins_per_user.check(&account).map_err(retry)?;
+    }
+    Ok(())
+}
+
 /// Exchange a refresh token for a new access token.
 #[utoipa::path(post, path = "/api/token/refresh/", tag = "auth", request_body = TokenRefreshBody,
     responses(
         (status = 200, body = TokenRefreshed),
         (status = 400, body = ValidationErrorBody),
-        (status = 401, description = "Invalid, expired or non-refresh token", body = ErrorBody),
+        (status = 401, description = "Invalid, expired, blacklisted or non-refresh token", body = ErrorBody),
+        (status = 429, description = "Throttled", body = ErrorBody),
     ))]
-pub async fn refresh(State(state): State<AppState>, body: JsonObject) -> Result<Json<TokenRefreshed>> {
+pub async fn refresh(
+    State(state): State<AppState>,
+    client: ClientAddress,
+    body: JsonObject,
+) -> Result<Json<TokenRefreshed>> {
     let mut fields = Fields::new(body.0);
     let token = fields.text("refresh", Text::required(MAX_TOKEN_CHARS));
     fields.finish()?;
-    let claims = state.jwt.verify(&token.unwrap_or_default(), Some(TokenType::Refresh))?;
-    // A deactivated user's refresh token stops working at once.
-    let active = accounts::find_user(&state.store, claims.user_id)
-        .await?
-        .is_some_and(|found| found.active);
-    if !active {
-        return Err(Error::Unauthorized {
-            detail: "No active account found for the given token.".into(),
-            code: Some("no_active_account"),
-        });
-    }
-    let refresh = state
-        .config
-        .rotate_refresh_tokens
-        .then(|| state.jwt.issue(claims.user_id, TokenType::Refresh));
-    Ok(Json(TokenRefreshed {
-        access: state.jwt.issue(claims.user_id, TokenType::Access),
-        refresh,
-    }))
+    throttle(&state, &client, None)?;
+    let claims = tokens::check_refresh(&state.store, &state.jwt, &token.unwrap_or_default()).await?;
+    // Per account too: "#<id>" cannot collide with a username, which has no '#'.
+    throttle(&state, &ClientAddress(None), Some(format!("#{}", claims.user_id)))?;
+    let rotation = Rotation {
+        rotate: state.config.rotate_refresh_tokens,
+        blacklist_after: state.config.blacklist_after_rotation,
+    };
+    let (access, refresh) = tokens::refresh(&state.store, &state.jwt, rotation, claims).await?;
+    Ok(Json(TokenRefreshed { access, refresh }))
+}
+
+/// Log out: the refresh token is blacklisted and can no longer be used.
+/// (Access tokens stay valid until they expire, as with SimpleJWT.)
+#[utoipa::path(post, path = "/api/token/blacklist/", tag = "auth", request_body = TokenRefreshBody,
+    responses(
+        (status = 200, description = "Blacklisted: an empty object", body = Object),
+        (status = 400, body = ValidationErrorBody),
+        (status = 401, description = "Invalid, expired, already blacklisted or non-refresh token", body = ErrorBody),
+    ))]
+pub async fn blacklist(State(state): State<AppState>, body: JsonObject) -> Result<Json<serde_json::Value>> {
+    let mut fields = Fields::new(body.0);
+    let token = fields.text("refresh", Text::required(MAX_TOKEN_CHARS));
+    fields.finish()?;
+    let claims = tokens::check_refresh(&state.store, &state.jwt, &token.unwrap_or_default()).await?;
+    tokens::blacklist(&state.store, &claims).await?;
+    Ok(Json(serde_json::json!({})))
 }
 
 /// Check a token's signature and expiry (either type).
@@ -128,7 +165,13 @@ pub async fn verify(State(state): State<AppState>, body: JsonObject) -> Result<J
     let mut fields = Fields::new(body.0);
     let token = fields.text("token", Text::required(MAX_TOKEN_CHARS));
     fields.finish()?;
-    state.jwt.verify(&token.unwrap_or_default(), None)?;
+    let claims = state.jwt.verify(&token.unwrap_or_default(), None)?;
+    // As SimpleJWT's verify with the blacklist app: a validation error.
+    if claims.token_type == TokenType::Refresh
+        && crate::store::tokens::is_blacklisted(state.store.reader(), &claims.jti).await?
+    {
+        return Err(Error::field("non_field_errors", "Token is blacklisted"));
+    }
     Ok(Json(serde_json::json!({})))
 }
 

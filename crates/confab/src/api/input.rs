@@ -91,3 +91,22 @@ fn json_type(value: &Value) -> &'static str {
         Value::Object(_) => "dict",
     }
 }
+
+/// The client's address, for per-address budgets: the peer's, or behind a
+/// trusted proxy (`trust_forwarded_for`) the one the proxy saw. `None` when
+/// unknown (a test calling the router without a connection).
+pub struct ClientAddress(pub Option<std::net::IpAddr>);
+
+impl FromRequestParts<crate::app::AppState> for ClientAddress {
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &crate::app::AppState,
+    ) -> Result<Self, Error> {
+        Ok(ClientAddress(crate::listener::client_address(
+            parts,
+            state.config.trust_forwarded_for,
+        )))
+    }
+}

@@ -117,7 +117,7 @@ pub async fn history(
     let cursors = ["before", "after"];
     let oldest_bound = match (page.messages.first(), page.cursor) {
         (Some(m), _) => Some(m.id),
-        (None, Cursor::After(after)) => Some(after + 1),
+        (None, Cursor::After(after)) => Some(after.saturating_add(1)),
         (None, _) => None,
     };
     let newest_bound = match (page.messages.last(), page.cursor) {

@@ -3,6 +3,7 @@
 //! so `/api/schema/` is generated from the code it describes.
 
 pub mod auth;
+pub mod guard;
 pub mod input;
 pub mod members;
 pub mod messages;
@@ -38,7 +39,7 @@ pub struct ValidationErrorBody(pub BTreeMap<String, Vec<String>>);
 #[openapi(
     info(title = "Confab", description = "Real-time team chat. Wire-compatible with the Django/DRF/SimpleJWT chat app; see docs/api.md."),
     paths(
-        auth::obtain, auth::refresh, auth::verify, auth::me,
+        auth::obtain, auth::refresh, auth::blacklist, auth::verify, auth::me,
         users::list,
         rooms::list, rooms::create, rooms::get, rooms::update, rooms::delete, rooms::join, rooms::leave,
         members::list, members::add, members::update, members::remove,
@@ -83,6 +84,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/token", post(auth::obtain))
         .route("/api/token/refresh", post(auth::refresh))
         .route("/api/token/verify", post(auth::verify))
+        .route("/api/token/blacklist", post(auth::blacklist))
         .route("/api/auth/me", get(auth::me))
         .route("/api/chat/users", get(users::list))
         .route("/api/chat/rooms", get(rooms::list).post(rooms::create))

@@ -133,6 +133,9 @@ fn last_param(url: &url::Url, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The longest name searched: usernames (150) are longer than room names (100).
+const SEARCH_MAX: usize = crate::chat::types::limits::USERNAME_MAX;
+
 impl Pagination {
     /// Another query parameter of the same request (e.g. `search`); the last
     /// one wins when it is repeated.
@@ -141,10 +144,16 @@ impl Pagination {
     }
 
     /// The `?search=` term. NUL characters are refused, as DRF refuses them in
-    /// text: SQLite's `LIKE` would stop reading the pattern at one.
+    /// text: SQLite's `LIKE` would stop reading the pattern at one. So is a
+    /// term longer than any name it could match: SQLite refuses long
+    /// patterns, and the work should stay bounded anyway.
     pub fn search(&self) -> Result<Option<String>, Error> {
         match self.param("search") {
             Some(term) if term.contains('\0') => Err(Error::field("search", "Null characters are not allowed.")),
+            Some(term) if term.chars().count() > SEARCH_MAX => Err(Error::field(
+                "search",
+                format!("Ensure this value has at most {SEARCH_MAX} characters."),
+            )),
             term => Ok(term),
         }
     }

@@ -1,13 +1,15 @@
 //! Health, readiness, metrics and the API's own description.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use utoipa::OpenApi;
 
 use super::ApiDoc;
 use crate::app::AppState;
+use crate::auth::extract::bearer_token;
+use crate::error::Error;
 use crate::telemetry;
 
 /// Up while the process runs.
@@ -41,14 +43,25 @@ fn unavailable() -> (StatusCode, Json<serde_json::Value>) {
     )
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+/// Prometheus text exposition. With `metrics_token` set, only for
+/// `Authorization: Bearer <metrics_token>`.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain"),
+        (status = 401, description = "metrics_token is set and was not given", body = super::ErrorBody)))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, Error> {
+    if let Some(expected) = &state.config.metrics_token {
+        let given = bearer_token(&headers).ok().flatten().unwrap_or_default();
+        // Compared in constant time: the token is a password.
+        let same: bool = subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.as_bytes()).into();
+        if !same {
+            return Err(Error::not_authenticated());
+        }
+    }
     telemetry::record_pool(state.store.pool_stats());
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         state.metrics.render(),
-    )
+    ))
 }
 
 /// This document.

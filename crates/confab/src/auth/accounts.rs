@@ -66,7 +66,7 @@ pub async fn authenticate(store: &Store, username: &str, password: &str) -> Resu
         None
     };
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
-    let password_ok = password::verify(password.to_owned(), stored_hash).await;
+    let password_ok = password::verify(password.to_owned(), stored_hash).await?;
     Ok(user.filter(|u| password_ok && u.is_active))
 }
 
@@ -74,6 +74,19 @@ pub async fn authenticate(store: &Store, username: &str, password: &str) -> Resu
 pub struct FoundUser {
     pub user: CurrentUser,
     pub active: bool,
+    /// Unix seconds: tokens issued at or before it are refused (password changed,
+    /// account deactivated).
+    pub tokens_valid_after: i64,
+}
+
+impl FoundUser {
+    /// Whether a token issued at `iat` (unix seconds) still speaks for this
+    /// user. A token from the very second of a password change is refused
+    /// too: `iat` has no finer grain, and refusing a new token (the client
+    /// logs in again) beats accepting an old one.
+    pub fn accepts_token_issued_at(&self, iat: i64) -> bool {
+        self.active && iat > self.tokens_valid_after
+    }
 }
 
 /// The user behind a verified token, with their roles.
@@ -83,7 +96,9 @@ pub async fn find_user(store: &Store, user_id: i64) -> Result<Option<FoundUser>>
     };
     let roles = store::users::roles(store.reader(), user.id).await?;
     let active = user.is_active;
+    let tokens_valid_after = user.tokens_valid_after;
     Ok(Some(FoundUser {
+        tokens_valid_after,
         user: CurrentUser {
             id: user.id,
             username: user.username,

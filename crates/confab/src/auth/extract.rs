@@ -54,6 +54,10 @@ pub async fn user_for_token(state: &AppState, token: &str) -> Result<CurrentUser
             detail: "User is inactive".into(),
             code: Some("user_inactive"),
         }),
+        // Issued before a password change or deactivation: the client must log in again.
+        Some(found) if !found.accepts_token_issued_at(claims.iat) => {
+            Err(Error::token_not_valid("Given token not valid for any token type"))
+        }
         Some(found) => Ok(found.user),
     }
 }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod extract;
 pub mod jwt;
 pub mod password;
+pub mod tokens;
 
 pub use extract::{Authenticated, Developer};
 

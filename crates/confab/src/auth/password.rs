@@ -4,9 +4,10 @@
 //! runs at a time: a burst of logins queues instead of taking 19 MiB each (the
 //! allocator keeps that memory) and slowing every hash down.
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::SaltString;
@@ -24,17 +25,57 @@ fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error>
 }
 
 /// One permit per core: the most hashes worth running at once.
-fn hashers() -> &'static Semaphore {
-    static HASHERS: OnceLock<Semaphore> = OnceLock::new();
-    HASHERS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+fn hashers() -> &'static Arc<Semaphore> {
+    static HASHERS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    HASHERS.get_or_init(|| {
+        Arc::new(Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        ))
+    })
+}
+
+/// Hashes waiting for a core, and how many may.
+static WAITING: AtomicUsize = AtomicUsize::new(0);
+static QUEUE_LIMIT: AtomicUsize = AtomicUsize::new(64);
+
+/// Sets how many hashes may wait for a core (`password_hash_queue`).
+pub fn set_queue_limit(limit: usize) {
+    QUEUE_LIMIT.store(limit, Ordering::Relaxed);
+}
+
+/// A core to hash on. The permit goes into the blocking task and is given
+/// back when the hash is done, not when the caller stops waiting: a client
+/// that hangs up does not free a core its hash still uses. Beyond
+/// `password_hash_queue` waiting, the answer is 503 at once.
+async fn hasher() -> Result<OwnedSemaphorePermit, Error> {
+    if let Ok(permit) = hashers().clone().try_acquire_owned() {
+        return Ok(permit);
+    }
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            WAITING.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+    let waiting = Waiting;
+    if WAITING.fetch_add(1, Ordering::AcqRel) >= QUEUE_LIMIT.load(Ordering::Relaxed) {
+        metrics::counter!("password_hash_refused_total").increment(1);
+        return Err(Error::Unavailable("too many password checks waiting".into()));
+    }
+    let permit = hashers().clone().acquire_owned().await.map_err(Error::internal);
+    drop(waiting);
+    permit
 }
 
 pub async fn hash(password: String) -> Result<String, Error> {
-    let _permit = hashers().acquire().await.map_err(Error::internal)?;
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
-        .await
-        .map_err(Error::internal)?
-        .map_err(|e| Error::internal(anyhow::anyhow!("password hashing failed: {e}")))
+    let permit = hasher().await?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        hash_blocking(&password)
+    })
+    .await
+    .map_err(Error::internal)?
+    .map_err(|e| Error::internal(anyhow::anyhow!("password hashing failed: {e}")))
 }
 
 /// A hash of a random password with the same parameters as real ones, so a
@@ -47,11 +88,10 @@ fn dummy_hash() -> &'static str {
 /// Checks `password` against `stored`, or against a dummy hash when there is
 /// no such user: both paths do the same work, so timing does not reveal
 /// which usernames exist.
-pub async fn verify(password: String, stored: Option<String>) -> bool {
-    let Ok(_permit) = hashers().acquire().await else {
-        return false;
-    };
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Error> {
+    let permit = hasher().await?;
     let result = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let (hash, real) = match &stored {
             Some(hash) => (hash.as_str(), true),
             None => (dummy_hash(), false),
@@ -63,7 +103,7 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
         matches && real
     })
     .await;
-    result.unwrap_or(false)
+    Ok(result.unwrap_or(false))
 }
 
 /// Warms the dummy hash at start-up so the first failed login is not slower.
@@ -105,10 +145,12 @@ mod tests {
     async fn hash_and_verify() {
         let hash = hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify("correct horse".into(), Some(hash.clone())).await);
-        assert!(!verify("wrong horse".into(), Some(hash)).await);
-        assert!(!verify("anything".into(), None).await);
-        assert!(!verify("anything".into(), Some("not-a-phc-string".into())).await);
+        assert!(verify("correct horse".into(), Some(hash.clone())).await.unwrap());
+        assert!(!verify("wrong horse".into(), Some(hash)).await.unwrap());
+        assert!(!verify("anything".into(), None).await.unwrap());
+        assert!(!verify("anything".into(), Some("not-a-phc-string".into()))
+            .await
+            .unwrap());
     }
 
     #[test]

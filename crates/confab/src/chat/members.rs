@@ -59,15 +59,16 @@ pub async fn add(
         MemberRef::Id(id) => ("user_id", store::users::find(&txn, *id).await?),
         MemberRef::Username(name) => ("username", store::users::find_by_username(&txn, name).await?),
     };
-    let user = user
-        .filter(|u| u.is_active)
-        .ok_or_else(|| Error::field(field, "No active user matches this value."))?;
+    // One answer for "no such user", "inactive" and "not a developer": which
+    // accounts exist outside chat is none of the caller's business.
+    let no_developer = || Error::field(field, "No active developer matches this value.");
+    let user = user.filter(|u| u.is_active).ok_or_else(no_developer)?;
     if !store::users::roles(&txn, user.id)
         .await?
         .iter()
         .any(|r| r == DEVELOPER_ROLE)
     {
-        return Err(Error::field(field, "Only developers can be added to a room."));
+        return Err(no_developer());
     }
     if store::members::find(&txn, room_id, user.id).await?.is_some() {
         return Err(Error::field(field, "This user is already a member of the room."));

@@ -53,10 +53,10 @@ pub async fn history(
         (Cursor::Latest, _, _) => (overflow, false),
         (Cursor::Before(id), _, _) => (
             overflow,
-            store::messages::has_live_beyond(db, room_id, id - 1, false).await?,
+            store::messages::has_live_beyond(db, room_id, id.saturating_sub(1), false).await?,
         ),
         (Cursor::After(id), _, _) => (
-            store::messages::has_live_beyond(db, room_id, id + 1, true).await?,
+            store::messages::has_live_beyond(db, room_id, id.saturating_add(1), true).await?,
             overflow,
         ),
     };

@@ -21,6 +21,24 @@ pub struct RoomAccess {
     pub my_role: Option<Role>,
 }
 
+/// Why a user's open connections must end: the account is gone or was
+/// deactivated (4001), or it lost the developer role (4003).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revocation {
+    Inactive,
+    NotDeveloper,
+}
+
+/// Whether an account (`None`: deleted) may still use chat: checked at every
+/// request and handshake, and again for open sockets every ping interval.
+pub fn still_may_chat(account: Option<(bool, bool)>) -> Result<(), Revocation> {
+    match account {
+        None | Some((false, _)) => Err(Revocation::Inactive),
+        Some((true, false)) => Err(Revocation::NotDeveloper),
+        Some((true, true)) => Ok(()),
+    }
+}
+
 /// Active rooms are visible to their members, and public ones to every developer.
 /// (`store::rooms::page_visible` is the same rule in SQL, for lists.)
 pub fn can_view_room(room: &RoomAccess) -> bool {

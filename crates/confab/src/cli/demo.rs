@@ -16,8 +16,22 @@ const DEMO_ROOM: &str = "general";
 
 /// Creates (or resets the passwords of) the demo users, makes sure the room
 /// exists with both as members, and prints how to log in.
+///
+/// Only on a database that holds nothing but the demo: resetting the password
+/// of a real `alice` (and printing it) would hand her account to whoever
+/// reads the console.
 pub async fn seed(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
     let store = &state.store;
+    let mut demo_users = 0;
+    for name in DEMO_USERS {
+        demo_users += u64::from(store::users::find_by_username(store.reader(), name).await?.is_some());
+    }
+    let others = store::users::count(store.reader()).await? - demo_users;
+    anyhow::ensure!(
+        others == 0,
+        "--demo resets the demo accounts' passwords, and this database has {others} other user(s): \
+         run it on a fresh database (another data_dir or database_url)"
+    );
     let mut credentials = Vec::new();
     let mut users = Vec::new();
     for name in DEMO_USERS {

@@ -8,7 +8,7 @@
 //!   per-socket queues.
 //! - [`client_frame`]: what a client may send, parsed once into an enum.
 //! - [`socket`]: the `/ws/chat/{room_id}/` and `/ws/chat/` sessions.
-//! - [`rate`]: the per-user message rate limit.
+//! - [`revocation`]: open sockets of users who may no longer chat are cut off.
 //!
 //! Domain use cases hand their outbox to the backplane after their
 //! transaction commits, so REST and socket actions reach sockets the same way.
@@ -17,5 +17,5 @@ pub mod backplane;
 pub mod client_frame;
 pub mod frame;
 pub mod hub;
-pub mod rate;
+pub mod revocation;
 pub mod socket;

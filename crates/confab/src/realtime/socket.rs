@@ -49,6 +49,9 @@ const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 /// many, instead of one each, while the queue stays fair to pings and reads.
 const WRITE_BATCH: usize = 256;
 
+/// How long a close frame may take to go out.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Close codes of the contract.
 mod close {
     pub const NOT_AUTHENTICATED: u16 = 4001;
@@ -97,6 +100,9 @@ pub async fn room_socket(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    if let Err(refused) = check_origin(&headers, &state.config.cors_origins) {
+        return axum::response::IntoResponse::into_response(refused);
+    }
     let handshake = handshake(query.as_deref(), &headers);
     sized(ws).on_upgrade(move |socket| {
         let span = tracing::info_span!("socket", room_id, user_id = tracing::field::Empty);
@@ -111,11 +117,45 @@ pub async fn user_socket(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    if let Err(refused) = check_origin(&headers, &state.config.cors_origins) {
+        return axum::response::IntoResponse::into_response(refused);
+    }
     let handshake = handshake(query.as_deref(), &headers);
     sized(ws).on_upgrade(move |socket| {
         let span = tracing::info_span!("user_socket", user_id = tracing::field::Empty);
         counted(run_user(socket, state, handshake)).instrument(span)
     })
+}
+
+/// Browsers send `Origin` with every WebSocket handshake and, unlike for
+/// `fetch`, apply no same-origin rule to it: without this check any page a
+/// user visits could open a socket with a token it got hold of. Allowed: the
+/// server's own origin (same host as the request's `Host`) and
+/// `cors_origins`. Clients that send no `Origin` (scripts, bots) are not
+/// browsers and stay allowed; their token is what authenticates them.
+fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), Error> {
+    let Some(origin) = headers.get(axum::http::header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or_default();
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let same_host = url::Url::parse(origin).ok().is_some_and(|url| {
+        let authority = match (url.host_str(), url.port()) {
+            (Some(name), Some(port)) => format!("{name}:{port}"),
+            (Some(name), None) => name.to_owned(),
+            _ => return false,
+        };
+        // `Host` omits the default port; the origin's `port()` does too.
+        authority.eq_ignore_ascii_case(host)
+    });
+    if same_host || allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
+        return Ok(());
+    }
+    metrics::counter!("ws_origin_refused_total").increment(1);
+    Err(Error::Forbidden("This origin may not open sockets here.".into()))
 }
 
 fn sized(ws: WebSocketUpgrade) -> WebSocketUpgrade {
@@ -131,12 +171,14 @@ async fn counted(session: impl std::future::Future<Output = ()>) {
     metrics::gauge!("ws_open_sockets").decrement(1.0);
 }
 
+/// Sends a close frame, waiting at most [`CLOSE_TIMEOUT`] for a client
+/// that does not read; the connection is dropped either way.
 async fn close_with(mut socket: WebSocket, code: u16, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
     };
-    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(WsMessage::Close(Some(frame)))).await;
 }
 
 /// The user behind the handshake's token: 4001 without a valid one, 4003
@@ -174,6 +216,10 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         Ok(user) => user,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
+    let Some(_slot) = state.limits.sockets_per_user.try_take(user.id) else {
+        return close_with(socket, close::TRY_AGAIN, "too many sockets").await;
+    };
+    let stall = stall_timeout(&state);
     // Subscribe before reading the room and the replay: whatever commits after
     // this point reaches the queue, whatever committed before is in the replay;
     // the overlap is dropped by message id below.
@@ -187,7 +233,8 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         // Taken, not cloned: kept for the socket's life it would cost a user list per socket.
         online: std::mem::take(&mut subscription.online),
     };
-    if send(&mut socket, &encode(&established, Some(room_id)), Scope::Room(room_id))
+    let scope = Scope::Room(room_id);
+    if send(&mut socket, &encode(&established, Some(room_id)), scope, stall)
         .await
         .is_err()
     {
@@ -195,7 +242,9 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
     }
     let mut replayed = HashMap::new();
     if let Some(after) = handshake.after.as_deref().and_then(|a| a.trim().parse::<i64>().ok()) {
-        match Box::pin(replay(&state, &user, room_id, after, Scope::Room(room_id), &mut socket)).await {
+        let mut budget = state.config.ws_resume_max;
+        let resume = Resume { room_id, after, scope };
+        match Box::pin(replay(&state, &user, resume, &mut budget, &mut socket)).await {
             Ok(last) => replayed.insert(room_id, last),
             Err(()) => return,
         };
@@ -206,7 +255,7 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         socket,
         &state,
         &user,
-        Scope::Room(room_id),
+        scope,
         (&mut subscription.rx, answers),
         &closed,
         replayed,
@@ -220,6 +269,10 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
         Ok(user) => user,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
+    let Some(_slot) = state.limits.sockets_per_user.try_take(user.id) else {
+        return close_with(socket, close::TRY_AGAIN, "too many sockets").await;
+    };
+    let stall = stall_timeout(&state);
     let Ok(room_ids) = Box::pin(crate::store::members::active_room_ids(state.store.reader(), user.id)).await else {
         return close_with(socket, close::TRY_AGAIN, "try again later").await;
     };
@@ -229,25 +282,24 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
         user: user.as_ref(),
         rooms: room_ids.clone(),
     };
-    if send(&mut socket, &encode(&established, None), Scope::User)
+    if send(&mut socket, &encode(&established, None), Scope::User, stall)
         .await
         .is_err()
     {
         return;
     }
     let mut replayed = HashMap::new();
-    for point in handshake.after.as_deref().unwrap_or_default().split(',') {
-        let Some((room, after)) = point.split_once(':') else {
-            continue;
+    // One replay per room of the user's, however often the client names it,
+    // all of them together at most `ws_resume_max` messages.
+    let mut budget = state.config.ws_resume_max;
+    for (room_id, after) in resume_points(handshake.after.as_deref().unwrap_or_default(), &room_ids) {
+        let resume = Resume {
+            room_id,
+            after,
+            scope: Scope::User,
         };
-        let (Ok(room), Ok(after)) = (room.trim().parse::<i64>(), after.trim().parse::<i64>()) else {
-            continue;
-        };
-        if !room_ids.contains(&room) {
-            continue;
-        }
-        match Box::pin(replay(&state, &user, room, after, Scope::User, &mut socket)).await {
-            Ok(last) => replayed.insert(room, last),
+        match Box::pin(replay(&state, &user, resume, &mut budget, &mut socket)).await {
+            Ok(last) => replayed.insert(room_id, last),
             Err(()) => return,
         };
     }
@@ -265,38 +317,70 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
     .await;
 }
 
-/// Sends every live message after `after`, oldest first, or `resync_required`
-/// when there are more than the configured maximum. Returns the last id sent.
-async fn replay(
-    state: &AppState,
-    user: &CurrentUser,
+/// The user socket's `after=<room>:<id>,...`: one point per room (the
+/// earliest, when a room is named twice), only rooms of the user's, in room order.
+fn resume_points(after: &str, room_ids: &[i64]) -> std::collections::BTreeMap<i64, i64> {
+    let mut points = std::collections::BTreeMap::new();
+    for point in after.split(',') {
+        let Some((room, after)) = point.split_once(':') else {
+            continue;
+        };
+        let (Ok(room), Ok(after)) = (room.trim().parse::<i64>(), after.trim().parse::<i64>()) else {
+            continue;
+        };
+        if room_ids.contains(&room) {
+            let earliest: &mut i64 = points.entry(room).or_insert(after);
+            *earliest = (*earliest).min(after);
+        }
+    }
+    points
+}
+
+/// Where a socket resumes one room.
+struct Resume {
     room_id: i64,
     after: i64,
     scope: Scope,
+}
+
+/// Sends every live message after `after`, oldest first, or `resync_required`
+/// when there are more than the `budget` left for this connection (which it
+/// spends). Returns the last id sent.
+async fn replay(
+    state: &AppState,
+    user: &CurrentUser,
+    Resume { room_id, after, scope }: Resume,
+    budget: &mut u64,
     socket: &mut WebSocket,
 ) -> Result<i64, ()> {
-    let max = state.config.ws_resume_max;
+    let stall = stall_timeout(state);
+    metrics::counter!("ws_resumes_total").increment(1);
+    let resync = encode(&ServerEvent::ResyncRequired, Some(room_id));
+    if *budget == 0 {
+        // Spent on other rooms: no query, the client refetches over REST.
+        metrics::counter!("ws_resyncs_total").increment(1);
+        send(socket, &resync, scope, stall).await?;
+        return Ok(after);
+    }
+    let max = *budget;
     let page = messages::history(&state.store, user, room_id, || Ok((Cursor::After(after), max + 1)))
         .await
         .map_err(|_| ())?;
-    metrics::counter!("ws_resumes_total").increment(1);
     if page.messages.len() as u64 > max {
+        *budget = 0;
         metrics::counter!("ws_resyncs_total").increment(1);
-        send(socket, &encode(&ServerEvent::ResyncRequired, Some(room_id)), scope)
-            .await
-            .map_err(|_| ())?;
+        send(socket, &resync, scope, stall).await?;
         // The client refetches over REST; live frames continue from here.
         return Ok(page.messages.last().map_or(after, |m| m.id));
     }
+    *budget -= page.messages.len() as u64;
     let mut last = after;
     for message in page.messages {
         last = message.id;
         let event = ServerEvent::ChatMessage {
             message: Box::new(message),
         };
-        send(socket, &encode(&event, Some(room_id)), scope)
-            .await
-            .map_err(|_| ())?;
+        send(socket, &encode(&event, Some(room_id)), scope, stall).await?;
     }
     Ok(last)
 }
@@ -306,9 +390,19 @@ fn encode(event: &ServerEvent, room: Option<i64>) -> Frame {
     Frame::encode(event, room, None)
 }
 
-/// Writes a frame; on the user socket a room's frames carry `"room"`.
-async fn send(socket: &mut WebSocket, frame: &Frame, scope: Scope) -> Result<(), axum::Error> {
-    socket.send(wire_text(frame, scope)).await
+/// Writes a frame; on the user socket a room's frames carry `"room"`. A
+/// client that has not taken it within `stall` is given up on.
+async fn send(socket: &mut WebSocket, frame: &Frame, scope: Scope, stall: Duration) -> Result<(), ()> {
+    match tokio::time::timeout(stall, socket.send(wire_text(frame, scope))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) | Err(_) => Err(()),
+    }
+}
+
+/// How long one write may wait for a client that stopped reading: two ping
+/// intervals, as for a client that stopped answering.
+fn stall_timeout(state: &AppState) -> Duration {
+    Duration::from_secs(state.config.ws_ping_interval) * 2
 }
 
 fn wire_text(frame: &Frame, scope: Scope) -> WsMessage {
@@ -470,13 +564,15 @@ async fn drive(
     };
     // A client that stops reading blocks a write once the kernel's buffers
     // are full; past two ping intervals it is given up on.
-    let stall = ping_every * 2;
+    let stall = stall_timeout(state);
+    let mut typing = TypingGate::default();
     loop {
         tokio::select! {
             reason = closed.cut_off() => {
-                // A slow consumer is cut off at once; other verdicts (removed, room
-                // deleted) come after what was queued before them (`member_removed`).
-                if reason != CloseReason::SlowConsumer {
+                // A slow consumer and a revoked user are cut off at once; other
+                // verdicts (removed, room deleted) come after what was queued
+                // before them (`member_removed`).
+                if matches!(reason, CloseReason::Removed | CloseReason::RoomClosed) {
                     let _ = tokio::time::timeout(stall, batch.write(&mut socket, None)).await;
                 }
                 return close_with(socket, reason.code(), reason.text()).await;
@@ -510,10 +606,14 @@ async fn drive(
                     Some(Ok(WsMessage::Text(text))) => {
                         // Boxed: handling a frame is a large future that would otherwise
                         // be part of every idle socket's state, for the socket's whole life.
-                        Box::pin(handle_client_frame(state, user, scope, text.as_str(), &answers)).await;
+                        Box::pin(handle_client_frame(state, user, scope, text.as_str(), &answers, &mut typing)).await;
                     }
                     Some(Ok(WsMessage::Binary(_))) => {
-                        answers.send(Some(error_frame("invalid_json", "Frames must be JSON text.")));
+                        let answer = match state.limits.socket_frames.check(&user.id) {
+                            Ok(()) => error_frame("invalid_json", "Frames must be JSON text."),
+                            Err(retry_after_secs) => error_to_frame(&Error::RateLimited { retry_after_secs }),
+                        };
+                        answers.send(Some(answer));
                     }
                     Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => {}
                     Some(Ok(WsMessage::Close(_))) | None => return,
@@ -531,8 +631,9 @@ async fn drive(
                     tracing::debug!("socket stopped answering: closing");
                     return close_with(socket, close::GOING_AWAY, "ping timeout").await;
                 }
-                if socket.send(WsMessage::Ping(Default::default())).await.is_err() {
-                    return;
+                match tokio::time::timeout(stall, socket.send(WsMessage::Ping(Default::default()))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => return,
                 }
             }
             _ = stopping(&mut shutdown) => {
@@ -564,7 +665,10 @@ fn error_frame(code: &'static str, detail: impl Into<String>) -> Frame {
 fn error_to_frame(error: &Error) -> Frame {
     match error {
         Error::Invalid(fields) => error_frame("invalid_field", serde_json::to_string(fields).unwrap_or_default()),
-        Error::RateLimited { .. } => error_frame("rate_limited", "Too many messages: slow down."),
+        Error::RateLimited { retry_after_secs } => error_frame(
+            "rate_limited",
+            format!("Too many frames: slow down (try again in {retry_after_secs} s)."),
+        ),
         Error::Forbidden(detail) => error_frame("forbidden", detail.clone()),
         Error::NotFound => error_frame("not_found", "Not found."),
         other => error_frame(
@@ -574,11 +678,57 @@ fn error_to_frame(error: &Error) -> Frame {
     }
 }
 
+/// A repeated typing state is forwarded at most this often per room.
+const TYPING_REPEAT: Duration = Duration::from_secs(1);
+/// Rooms a socket remembers typing states for (a user socket spans many).
+const TYPING_ROOMS: usize = 1024;
+
+/// Coalesces a socket's typing indicators: a change of state goes out at
+/// once, the same state again at most once per [`TYPING_REPEAT`] and room.
+/// A client sending one per keystroke costs the room one frame a second.
+#[derive(Default)]
+struct TypingGate {
+    last: HashMap<i64, (bool, Instant)>,
+}
+
+impl TypingGate {
+    fn admit(&mut self, room: i64, is_typing: bool) -> bool {
+        let now = Instant::now();
+        if let Some(&(state, at)) = self.last.get(&room) {
+            if state == is_typing && now.duration_since(at) < TYPING_REPEAT {
+                return false;
+            }
+        }
+        if self.last.len() >= TYPING_ROOMS {
+            self.last.clear();
+        }
+        self.last.insert(room, (is_typing, now));
+        true
+    }
+}
+
 /// Handles one client frame. Its answer, if any, goes into the socket's queue
 /// (the effects of a message or a read reach every socket through the hub).
 /// Returns once the frame is underway: a post once it is queued for its commit.
-async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope, text: &str, answers: &Answers) {
-    let incoming = match client_frame::parse(text) {
+///
+/// Every frame spends the user's budget: a message `ws_message_rate` (in its
+/// lane, below), anything else `ws_frame_rate`, invalid frames included.
+async fn handle_client_frame(
+    state: &AppState,
+    user: &CurrentUser,
+    scope: Scope,
+    text: &str,
+    answers: &Answers,
+    typing: &mut TypingGate,
+) {
+    let parsed = client_frame::parse(text);
+    let is_post = matches!(&parsed, Ok(incoming) if matches!(incoming.frame, Ok(ClientFrame::ChatMessage(_))));
+    if !is_post {
+        if let Err(retry_after_secs) = state.limits.socket_frames.check(&user.id) {
+            return answers.send(Some(error_to_frame(&Error::RateLimited { retry_after_secs })));
+        }
+    }
+    let incoming = match parsed {
         Ok(incoming) => incoming,
         Err(refused) => {
             metrics::counter!("ws_frames_in_total", "type" => "unknown").increment(1);
@@ -613,6 +763,9 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
     match frame {
         ClientFrame::Ping => answers.send(Some(encode(&ServerEvent::Pong, None))),
         ClientFrame::Typing { is_typing } => {
+            if !typing.admit(room_id, is_typing) {
+                return;
+            }
             let mut outbox = Outbox::new();
             let event = ServerEvent::Typing {
                 user: user.as_ref(),
@@ -642,7 +795,7 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
             };
             // Over the budget, the post is refused in its lane without a
             // transaction, so its answer keeps its place among the others.
-            let queued = match state.rate_limiter.check(user.id) {
+            let queued = match state.limits.socket_posts.check(&user.id) {
                 Ok(()) => {
                     let input = move || NewMessageInput::read(fields);
                     posting::enqueue(&state.posts, user, room_id, input, reply).await

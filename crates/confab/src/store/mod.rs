@@ -14,6 +14,7 @@ pub mod messages;
 pub mod migrations;
 pub mod notifications;
 pub mod rooms;
+pub mod tokens;
 pub mod users;
 
 use std::str::FromStr;
@@ -134,9 +135,7 @@ impl Store {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
             .disable_statement_logging();
-        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        }
+        create_private_file(options.get_filename())?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
@@ -207,6 +206,30 @@ impl Store {
         if self.backend == Backend::Sqlite {
             let _ = self.writer.clone().close().await;
         }
+    }
+}
+
+/// Creates the SQLite file (and its directory) readable by its owner only,
+/// before SQLite creates it with the process' umask; SQLite gives its `-wal`
+/// and `-shm` files the database file's mode. An existing file is left as it is.
+fn create_private_file(path: &std::path::Path) -> anyhow::Result<()> {
+    if path.as_os_str() == ":memory:" || path.exists() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        crate::config::create_private_dir(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("cannot create {}: {e}", path.display())),
     }
 }
 

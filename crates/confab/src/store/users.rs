@@ -45,28 +45,83 @@ pub async fn insert<C: ConnectionTrait>(db: &C, username: &str, password_hash: &
         password_hash: Set(password_hash.to_owned()),
         is_active: Set(true),
         created_at: Set(super::now()),
+        tokens_valid_after: Set(0),
         ..Default::default()
     }
     .insert(db)
     .await
 }
 
+/// Sets the hash and refuses every token issued before now.
 pub async fn set_password_hash<C: ConnectionTrait>(db: &C, id: i64, password_hash: &str) -> Result<(), DbErr> {
     users::Entity::update_many()
         .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(
+            users::Column::TokensValidAfter,
+            Expr::value(chrono::Utc::now().timestamp()),
+        )
         .filter(users::Column::Id.eq(id))
         .exec(db)
         .await?;
     Ok(())
 }
 
+/// Deactivating also refuses every token issued before now, so that
+/// reactivating an account does not revive the tokens it had.
 pub async fn set_active<C: ConnectionTrait>(db: &C, id: i64, active: bool) -> Result<(), DbErr> {
-    users::Entity::update_many()
-        .col_expr(users::Column::IsActive, Expr::value(active))
-        .filter(users::Column::Id.eq(id))
-        .exec(db)
-        .await?;
+    let mut update = users::Entity::update_many().col_expr(users::Column::IsActive, Expr::value(active));
+    if !active {
+        update = update.col_expr(
+            users::Column::TokensValidAfter,
+            Expr::value(chrono::Utc::now().timestamp()),
+        );
+    }
+    update.filter(users::Column::Id.eq(id)).exec(db).await?;
     Ok(())
+}
+
+/// What decides whether a user may keep their sockets open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    pub user_id: i64,
+    pub is_active: bool,
+    pub is_developer: bool,
+    pub tokens_valid_after: i64,
+}
+
+/// The standing of each of `ids` that exists (a deleted user is simply absent).
+pub async fn standings<C: ConnectionTrait>(db: &C, ids: &[i64], developer_role: &str) -> Result<Vec<Standing>, DbErr> {
+    let mut found = Vec::with_capacity(ids.len());
+    // Bounded lists: every backend caps the parameters of one statement.
+    for chunk in ids.chunks(1000) {
+        let rows: Vec<(i64, bool, i64)> = users::Entity::find()
+            .select_only()
+            .column(users::Column::Id)
+            .column(users::Column::IsActive)
+            .column(users::Column::TokensValidAfter)
+            .filter(users::Column::Id.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let developers: Vec<i64> = user_roles::Entity::find()
+            .select_only()
+            .column(user_roles::Column::UserId)
+            .filter(user_roles::Column::Role.eq(developer_role))
+            .filter(user_roles::Column::UserId.is_in(chunk.iter().copied()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        found.extend(
+            rows.into_iter()
+                .map(|(user_id, is_active, tokens_valid_after)| Standing {
+                    user_id,
+                    is_active,
+                    is_developer: developers.contains(&user_id),
+                    tokens_valid_after,
+                }),
+        );
+    }
+    Ok(found)
 }
 
 pub async fn count<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {

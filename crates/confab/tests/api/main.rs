@@ -4,6 +4,7 @@
 
 mod auth;
 mod cli;
+mod hardening;
 mod helpers;
 mod members;
 mod messages;

@@ -282,8 +282,9 @@ async fn add_member_validation() {
     app.add_member(room, &alice, &bob, "member").await;
 
     let already = "This user is already a member of the room.";
-    let no_user = "No active user matches this value.";
-    let not_developer = "Only developers can be added to a room.";
+    // The same answer for all three: no enumeration of non-developer accounts.
+    let no_user = "No active developer matches this value.";
+    let not_developer = no_user;
     let not_integer = "A valid integer is required.";
     // (case, body, field, message)
     let cases: Vec<(&str, Value, &str, &str)> = vec![

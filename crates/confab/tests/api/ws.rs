@@ -12,11 +12,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::helpers::{spawn_app, spawn_app_with, TestApp, TestUser};
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-async fn connect(app: &TestApp, room: i64, query: &str) -> Socket {
+pub(crate) async fn connect(app: &TestApp, room: i64, query: &str) -> Socket {
     let url = format!("ws://{}/ws/chat/{room}/{query}", app.addr);
     let (socket, _) = tokio_tungstenite::connect_async(url)
         .await
@@ -24,12 +24,12 @@ async fn connect(app: &TestApp, room: i64, query: &str) -> Socket {
     socket
 }
 
-async fn connect_as(app: &TestApp, room: i64, user: &TestUser) -> Socket {
+pub(crate) async fn connect_as(app: &TestApp, room: i64, user: &TestUser) -> Socket {
     connect(app, room, &format!("?token={}", user.token)).await
 }
 
 /// The next text frame as JSON, skipping pings.
-async fn next_json(socket: &mut Socket) -> Value {
+pub(crate) async fn next_json(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(WAIT, socket.next())
             .await
@@ -44,7 +44,7 @@ async fn next_json(socket: &mut Socket) -> Value {
 }
 
 /// The next frame of `kind`, skipping presence frames.
-async fn next_of(socket: &mut Socket, kind: &str) -> Value {
+pub(crate) async fn next_of(socket: &mut Socket, kind: &str) -> Value {
     loop {
         let frame = next_json(socket).await;
         if frame["type"] == kind {
@@ -58,7 +58,7 @@ async fn next_of(socket: &mut Socket, kind: &str) -> Value {
 }
 
 /// Asserts the socket's next frame is a close with `code`.
-async fn expect_close(socket: &mut Socket, code: u16) {
+pub(crate) async fn expect_close(socket: &mut Socket, code: u16) {
     loop {
         let message = tokio::time::timeout(WAIT, socket.next())
             .await
@@ -74,11 +74,11 @@ async fn expect_close(socket: &mut Socket, code: u16) {
     }
 }
 
-async fn send(socket: &mut Socket, frame: Value) {
+pub(crate) async fn send(socket: &mut Socket, frame: Value) {
     socket.send(Message::text(frame.to_string())).await.unwrap();
 }
 
-async fn established(app: &TestApp, room: i64, user: &TestUser) -> (Socket, Value) {
+pub(crate) async fn established(app: &TestApp, room: i64, user: &TestUser) -> (Socket, Value) {
     let mut socket = connect_as(app, room, user).await;
     let hello = next_json(&mut socket).await;
     assert_eq!(hello["type"], "connection_established", "{hello}");
@@ -585,7 +585,7 @@ async fn socket_metrics_are_exported() {
     }
 }
 
-async fn connect_user_socket(app: &TestApp, user: &TestUser, query: &str) -> Socket {
+pub(crate) async fn connect_user_socket(app: &TestApp, user: &TestUser, query: &str) -> Socket {
     let url = format!("ws://{}/ws/chat/?token={}{query}", app.addr, user.token);
     tokio_tungstenite::connect_async(url)
         .await

@@ -44,6 +44,10 @@ pub enum CloseReason {
     RoomClosed,
     /// Its user was removed from the room (close code 4003).
     Removed,
+    /// Its user was deactivated or changed their password (close code 4001).
+    Revoked,
+    /// Its user lost the developer role (close code 4003).
+    NotDeveloper,
 }
 
 impl CloseReason {
@@ -52,6 +56,8 @@ impl CloseReason {
             CloseReason::SlowConsumer => 1013,
             CloseReason::RoomClosed => 4004,
             CloseReason::Removed => 4003,
+            CloseReason::Revoked => 4001,
+            CloseReason::NotDeveloper => 4003,
         }
     }
 
@@ -60,6 +66,8 @@ impl CloseReason {
             CloseReason::SlowConsumer => "too slow to keep up",
             CloseReason::RoomClosed => "room deleted",
             CloseReason::Removed => "removed from the room",
+            CloseReason::Revoked => "credentials revoked",
+            CloseReason::NotDeveloper => "not a developer",
         }
     }
 }
@@ -165,6 +173,9 @@ struct UserSocket {
     user_level: bool,
     /// The rooms it listens to, so it can leave them all when it closes.
     rooms: Vec<i64>,
+    /// Unix seconds when it subscribed: a password change at or after it
+    /// means the token it was opened with is no longer valid.
+    opened_at: i64,
 }
 
 /// One socket's membership in a room's fan-out; unsubscribes when dropped.
@@ -291,6 +302,7 @@ impl Hub {
             outlet: outlet.clone(),
             user_level: false,
             rooms: vec![room],
+            opened_at: chrono::Utc::now().timestamp(),
         });
         let online = self.attach(room, &user, outlet, false);
         drop(users);
@@ -316,6 +328,7 @@ impl Hub {
             outlet: outlet.clone(),
             user_level: true,
             rooms: rooms.to_vec(),
+            opened_at: chrono::Utc::now().timestamp(),
         });
         for &room in rooms {
             self.attach(room, &user, outlet.clone(), true);
@@ -485,6 +498,31 @@ impl Hub {
             .get(&room)
             .map(|c| c.presence.list())
             .unwrap_or_default()
+    }
+
+    /// Every user with a socket open on this node.
+    pub fn connected_users(&self) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for shard in self.inner.users.iter() {
+            ids.extend(lock(shard).keys().copied());
+        }
+        ids
+    }
+
+    /// Cuts off `user_id`'s sockets (their session closes without writing
+    /// what is still queued): all of them, or with `opened_up_to`, those
+    /// opened at or before that unix second (with a token it revoked).
+    pub fn revoke(&self, user_id: i64, reason: CloseReason, opened_up_to: Option<i64>) -> usize {
+        let users = self.users(user_id);
+        let Some(sockets) = users.get(&user_id) else { return 0 };
+        let mut closed = 0;
+        for socket in sockets {
+            if opened_up_to.is_none_or(|t| socket.opened_at <= t) {
+                socket.outlet.cut_off(reason);
+                closed += 1;
+            }
+        }
+        closed
     }
 
     pub fn is_online(&self, room: i64, user_id: i64) -> bool {

@@ -1,6 +1,7 @@
 //! SeaORM entities: one module per table. Column types are the portable subset
 //! every backend supports; the migrations in [`super::migrations`] create them.
 
+pub mod blacklisted_tokens;
 pub mod messages;
 pub mod notifications;
 pub mod room_members;

@@ -15,6 +15,9 @@ pub struct Model {
     pub password_hash: String,
     pub is_active: bool,
     pub created_at: DateTimeUtc,
+    /// Unix seconds: tokens issued at or before it (`iat`) are refused. Moved on
+    /// at every password change and deactivation.
+    pub tokens_valid_after: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
