@@ -237,3 +237,52 @@ mod tests {
         assert_eq!(errors["j"], vec!["A valid integer is required."]);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{json, Map, Value};
+
+    use super::*;
+
+    proptest! {
+        /// Whatever a body holds, a text field comes back within its rule
+        /// (trimmed, not blank, no NUL, at most `max` characters) or is an
+        /// error on that field; it never panics.
+        #[test]
+        fn text_fields_hold_their_rule(raw in ".{0,300}", max in 1usize..200) {
+            let mut map = Map::new();
+            map.insert("name".into(), json!(raw));
+            let mut fields = Fields::new(map);
+            let text = fields.text("name", Text::required(max));
+            match (text, fields.finish()) {
+                (Some(text), Ok(())) => {
+                    prop_assert!(text.chars().count() <= max);
+                    prop_assert!(!text.is_empty() && !text.contains('\0'));
+                    prop_assert_eq!(text.trim(), text.as_str());
+                }
+                (None, Err(Error::Invalid(errors))) => prop_assert!(errors.contains_key("name")),
+                (text, result) => prop_assert!(false, "{text:?} with {result:?}"),
+            }
+        }
+
+        /// Integers: any JSON value is an i64 or an error, never a panic or a wrap.
+        #[test]
+        fn integers_are_exact(value in prop_oneof![
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
+            ".{0,20}".prop_map(Value::from),
+        ]) {
+            let mut map = Map::new();
+            map.insert("id".into(), value.clone());
+            let mut fields = Fields::new(map);
+            if let Some(id) = fields.integer("id", true) {
+                let from_text = value.as_str().and_then(|s| s.trim().parse::<i64>().ok());
+                prop_assert!(value.as_i64() == Some(id) || from_text == Some(id));
+            } else {
+                prop_assert!(fields.finish().is_err());
+            }
+        }
+    }
+}

@@ -117,3 +117,64 @@ mod tests {
         assert!(matches!(read.frame, Err(Error::Invalid(_))));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    /// Any JSON a client could send: nested, of every type.
+    fn any_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,40}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                prop::collection::btree_map(".{0,8}", inner, 0..6).prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Any text: a frame or a refusal with a code, never a panic.
+        #[test]
+        fn any_text_is_parsed_or_refused(text in ".{0,200}") {
+            if let Err(refused) = parse(&text) {
+                prop_assert!(["invalid_json", "unknown_type"].contains(&refused.code));
+            }
+        }
+
+        /// Objects of a known type parse to that type (its fields may still be invalid).
+        #[test]
+        fn known_types_keep_their_kind(
+            kind in prop::sample::select(vec!["ping", "typing", "mark_read", "chat_message"]),
+            fields in prop::collection::btree_map("[a-z_]{1,12}", any_json(), 0..6),
+            room in prop::option::of(any::<i64>()),
+        ) {
+            let mut frame: serde_json::Map<String, Value> = fields.into_iter().collect();
+            frame.insert("type".into(), json!(kind));
+            if let Some(room) = room {
+                frame.insert("room".into(), json!(room));
+            }
+            let incoming = parse(&Value::Object(frame).to_string()).expect("an object with a known type");
+            prop_assert_eq!(incoming.kind, kind);
+            prop_assert_eq!(incoming.room, room);
+        }
+
+        /// A typing frame is valid exactly when `is_typing` is a boolean.
+        #[test]
+        fn typing_needs_a_boolean(value in any_json()) {
+            let incoming = parse(&json!({"type": "typing", "is_typing": value}).to_string()).unwrap();
+            prop_assert_eq!(incoming.frame.is_ok(), value.is_boolean());
+        }
+    }
+}

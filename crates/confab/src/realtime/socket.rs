@@ -825,3 +825,53 @@ async fn handle_client_frame(
 fn not_a_member() -> Frame {
     error_frame("not_a_member", "You are not a member of this room.")
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Whatever `after=` holds, the replay covers only the user's rooms,
+        /// each once, from the earliest point named for it.
+        #[test]
+        fn resume_points_are_bounded_by_the_users_rooms(
+            after in "[0-9:,\\- a-z]{0,300}",
+            pairs in prop::collection::vec((0i64..20, any::<i64>()), 0..50),
+            rooms in prop::collection::vec(0i64..20, 0..10),
+        ) {
+            let listed: Vec<String> = pairs.iter().map(|(room, id)| format!("{room}:{id}")).collect();
+            let text = format!("{after},{}", listed.join(","));
+            let points = resume_points(&text, &rooms);
+            prop_assert!(points.len() <= rooms.len());
+            for (room, from) in &points {
+                prop_assert!(rooms.contains(room));
+                let earliest = pairs.iter().filter(|(r, _)| r == room).map(|(_, id)| *id).min();
+                if let Some(earliest) = earliest {
+                    prop_assert!(*from <= earliest);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn origins_are_checked_against_the_host_and_the_list() {
+        let headers = |origin: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("host", "chat.example.com:8000".parse().unwrap());
+            headers.insert("origin", origin.parse().unwrap());
+            headers
+        };
+        let allowed = vec!["https://app.example.com".to_owned()];
+        assert!(check_origin(&headers("http://chat.example.com:8000"), &allowed).is_ok());
+        assert!(check_origin(&headers("https://app.example.com"), &allowed).is_ok());
+        assert!(check_origin(&headers("http://chat.example.com"), &allowed).is_err());
+        assert!(check_origin(&headers("http://evil.example"), &allowed).is_err());
+        assert!(check_origin(&headers("null"), &allowed).is_err());
+        assert!(
+            check_origin(&HeaderMap::new(), &allowed).is_ok(),
+            "no Origin: not a browser"
+        );
+    }
+}

@@ -181,3 +181,81 @@ fn unreachable_databases_are_errors_not_panics() {
         );
     }
 }
+
+/// Runs the binary with `envs` in `cli`'s directory; kills it after 30 s.
+fn run_with_env(cli: &Cli, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_confab"));
+    command
+        .args(args)
+        .current_dir(cli.dir.path())
+        .env_clear()
+        .env("CONFAB_DATA_DIR", cli.dir.path().join("data"))
+        .env("CONFAB_LOG", "error")
+        .env("CONFAB_BIND", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let mut child = command.spawn().unwrap();
+    for _ in 0..300 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("{args:?} was still running after 30 s");
+}
+
+#[test]
+fn start_up_mistakes_are_one_line_errors() {
+    let cli = Cli::new();
+    // (A configuration error exits with 2, any other start-up error with 1; a panic with 101.)
+    let out = run_with_env(&cli, &["migrate"], &[("CONFAB_CORS_ORIGINS", "*")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("cors_origins") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+
+    // A secret file that is not text (or not readable) is named, not recursed on.
+    std::fs::create_dir_all(cli.dir.path().join("data")).unwrap();
+    std::fs::write(cli.dir.path().join("data/jwt_secret"), [0xff_u8; 32]).unwrap();
+    let out = run_with_env(&cli, &["migrate"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("jwt_secret") && stderr.contains("UTF-8"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn the_data_directory_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let cli = Cli::new();
+    cli.ok(&["migrate"], None);
+    let mode = |path: &str| {
+        std::fs::metadata(cli.dir.path().join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("data"), 0o700);
+    assert_eq!(mode("data/confab.db"), 0o600);
+    assert_eq!(mode("data/jwt_secret"), 0o600);
+}
+
+#[test]
+fn demo_refuses_a_database_with_real_users() {
+    let cli = Cli::new();
+    cli.ok(
+        &["user", "create", "carol", "--password-stdin"],
+        Some("s3cret-enough\n"),
+    );
+    let out = run_with_env(&cli, &["serve", "--demo"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--demo") && stderr.contains("other user"), "{stderr}");
+}

@@ -6,6 +6,7 @@ mod auth;
 mod cli;
 mod hardening;
 mod helpers;
+mod hostile;
 mod members;
 mod messages;
 mod notifications;
