@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::input::ClientAddress;
 use super::input::{Fields, JsonObject, Text};
-use super::{ErrorBody, ValidationErrorBody};
+use super::{BadRequestBody, ErrorBody};
 use crate::app::AppState;
 use crate::auth::jwt::TokenType;
 use crate::auth::tokens::{self, Rotation};
@@ -63,7 +63,7 @@ pub struct Me {
 #[utoipa::path(post, path = "/api/token/", tag = "auth", request_body = TokenObtainBody,
     responses(
         (status = 200, body = TokenPairBody),
-        (status = 400, body = ValidationErrorBody),
+        (status = 400, body = BadRequestBody),
         (status = 401, description = "Wrong credentials or inactive user", body = ErrorBody),
         (status = 429, description = "Throttled", body = ErrorBody),
         (status = 503, description = "Too many password checks waiting", body = ErrorBody),
@@ -113,7 +113,7 @@ fn throttle(state: &AppState, client: &ClientAddress, account: Option<String>) -
 #[utoipa::path(post, path = "/api/token/refresh/", tag = "auth", request_body = TokenRefreshBody,
     responses(
         (status = 200, body = TokenRefreshed),
-        (status = 400, body = ValidationErrorBody),
+        (status = 400, body = BadRequestBody),
         (status = 401, description = "Invalid, expired, blacklisted or non-refresh token", body = ErrorBody),
         (status = 429, description = "Throttled", body = ErrorBody),
     ))]
@@ -142,7 +142,7 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/api/token/blacklist/", tag = "auth", request_body = TokenRefreshBody,
     responses(
         (status = 200, description = "Blacklisted: an empty object", body = Object),
-        (status = 400, body = ValidationErrorBody),
+        (status = 400, body = BadRequestBody),
         (status = 401, description = "Invalid, expired, already blacklisted or non-refresh token", body = ErrorBody),
     ))]
 pub async fn blacklist(State(state): State<AppState>, body: JsonObject) -> Result<Json<serde_json::Value>> {
@@ -158,7 +158,7 @@ pub async fn blacklist(State(state): State<AppState>, body: JsonObject) -> Resul
 #[utoipa::path(post, path = "/api/token/verify/", tag = "auth", request_body = TokenVerifyBody,
     responses(
         (status = 200, description = "Valid: an empty object", body = Object),
-        (status = 400, body = ValidationErrorBody),
+        (status = 400, body = BadRequestBody),
         (status = 401, body = ErrorBody),
     ))]
 pub async fn verify(State(state): State<AppState>, body: JsonObject) -> Result<Json<serde_json::Value>> {

@@ -6,7 +6,7 @@ use axum::Json;
 use utoipa::ToSchema;
 
 use super::input::{Fields, JsonObject, Path, Text};
-use super::{ErrorBody, ValidationErrorBody};
+use super::{BadRequestBody, ErrorBody};
 use crate::app::AppState;
 use crate::auth::Developer;
 use crate::chat::members::{self, MemberRef};
@@ -45,7 +45,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/chat/rooms/{id}/members/", tag = "members", params(("id" = i64, Path)), request_body = AddMemberBody,
     security(("jwt" = [])),
     responses(
-        (status = 201, body = Member), (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody),
+        (status = 201, body = Member), (status = 400, body = BadRequestBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn add(
@@ -76,7 +76,7 @@ pub async fn add(
 #[utoipa::path(patch, path = "/api/chat/rooms/{id}/members/{user_id}/", tag = "members",
     params(("id" = i64, Path), ("user_id" = i64, Path)), request_body = RoleBody, security(("jwt" = [])),
     responses(
-        (status = 200, body = Member), (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody),
+        (status = 200, body = Member), (status = 400, body = BadRequestBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn update(

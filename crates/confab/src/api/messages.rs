@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::input::{JsonObject, Path};
 use super::pagination::RequestUrl;
-use super::{ErrorBody, ValidationErrorBody};
+use super::{BadRequestBody, ErrorBody};
 use crate::app::AppState;
 use crate::auth::Developer;
 use crate::chat::messages;
@@ -102,7 +102,7 @@ fn history_params(url: &RequestUrl) -> Result<(Cursor, u64)> {
 #[utoipa::path(get, path = "/api/chat/rooms/{id}/messages/", tag = "messages", params(("id" = i64, Path), HistoryQuery),
     security(("jwt" = [])),
     responses(
-        (status = 200, body = HistoryBody), (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody),
+        (status = 200, body = HistoryBody), (status = 400, body = BadRequestBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn history(
@@ -144,7 +144,7 @@ pub async fn history(
     request_body = PostMessageBody, security(("jwt" = [])),
     responses(
         (status = 201, body = Message), (status = 200, description = "Duplicate client_id: the first message", body = Message),
-        (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = BadRequestBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
     ))]
 pub async fn post(

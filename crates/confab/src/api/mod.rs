@@ -35,6 +35,15 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct ValidationErrorBody(pub BTreeMap<String, Vec<String>>);
 
+/// A 400: field errors, or `{"detail"}` for a body that is not JSON at all.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum BadRequestBody {
+    Fields(ValidationErrorBody),
+    Detail(ErrorBody),
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Confab", description = "Real-time team chat. Wire-compatible with the Django/DRF/SimpleJWT chat app; see docs/api.md."),

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::input::Path;
 use super::pagination::{Paginated, Pagination};
-use super::{ErrorBody, ValidationErrorBody};
+use super::{BadRequestBody, ErrorBody};
 use crate::app::AppState;
 use crate::auth::Developer;
 use crate::chat::notifications;
@@ -36,7 +36,7 @@ pub struct ReadAllBody {
 #[utoipa::path(get, path = "/api/chat/notifications/", tag = "notifications", params(NotificationQuery),
     security(("jwt" = [])),
     responses(
-        (status = 200, body = Paginated<Notification>), (status = 400, body = ValidationErrorBody),
+        (status = 200, body = Paginated<Notification>), (status = 400, body = BadRequestBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, description = "Invalid page", body = ErrorBody),
     ))]
 pub async fn list(

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::input::{Fields, JsonObject, Path, Text};
 use super::pagination::{Paginated, Pagination};
-use super::{ErrorBody, ValidationErrorBody};
+use super::{BadRequestBody, ErrorBody};
 use crate::app::AppState;
 use crate::auth::Developer;
 use crate::chat::policy::JoinDecision;
@@ -79,7 +79,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/api/chat/rooms/", tag = "rooms", request_body = RoomBody, security(("jwt" = [])),
     responses(
         (status = 201, body = Room),
-        (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 400, body = BadRequestBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
     ))]
 pub async fn create(
@@ -114,7 +114,7 @@ pub async fn get(State(state): State<AppState>, Developer(user): Developer, Path
 #[utoipa::path(patch, path = "/api/chat/rooms/{id}/", tag = "rooms", params(("id" = i64, Path)), request_body = RoomPatchBody,
     security(("jwt" = [])),
     responses(
-        (status = 200, body = Room), (status = 400, body = ValidationErrorBody), (status = 401, body = ErrorBody),
+        (status = 200, body = Room), (status = 400, body = BadRequestBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
     ))]
 pub async fn update(

@@ -83,9 +83,12 @@ async fn blacklist_claims(store: &Store, claims: &Claims) -> Result<bool> {
     Ok(added)
 }
 
-/// Forgets blacklisted tokens past their expiry, hourly, until dropped.
+/// Forgets blacklisted tokens past their expiry, hourly, until dropped. The
+/// first purge is an hour after start-up, not at it: a server started and
+/// stopped at once (tests, a failed deploy) should not be caught mid-write.
 pub async fn purge_blacklist(store: Store) {
-    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    let hour = Duration::from_secs(3600);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + hour, hour);
     loop {
         every.tick().await;
         let now = chrono::Utc::now().timestamp();
