@@ -1,7 +1,10 @@
 //! PostgreSQL and MySQL/MariaDB, checked on every `cargo test`: the
 //! server runs on a fresh database of each, Unicode round-trips, usernames
 //! collide regardless of case, and `/readyz` follows the database going away
-//! and coming back. A backend whose server is not reachable is skipped with a
+//! and coming back. Faults: a database outage mid-run (through a TCP relay)
+//! gives 503s and `error` frames and heals without a restart; SQLite on a
+//! full disk (a small tmpfs; needs root) refuses cleanly, loses nothing
+//! acknowledged and recovers once space is freed. A backend whose server is not reachable is skipped with a
 //! message, unless `CONFAB_REQUIRE_SERVICES=1` (CI), which makes it a failure.
 //!
 //! The whole black-box suite runs on each backend with
@@ -237,6 +240,243 @@ async fn readiness_follows_an_outage(backend: Backend) {
 
     relay.restore();
     wait_for_ready(&client, app.addr, 200).await;
+}
+
+/// A developer with a token and a room of theirs, made through the API.
+async fn developer_with_room(app: &Running, client: &reqwest::Client) -> (String, i64) {
+    let user = accounts::create_user(&app.state.store, "alice", "long enough password", true)
+        .await
+        .unwrap();
+    let token = app.state.jwt.issue(user.id, TokenType::Access);
+    let room: Value = client
+        .post(format!("http://{}/api/chat/rooms/", app.addr))
+        .bearer_auth(&token)
+        .json(&json!({"name": "ops"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (token, room["id"].as_i64().unwrap())
+}
+
+async fn post_message(client: &reqwest::Client, app: &Running, token: &str, room: i64, content: &str) -> (u16, Value) {
+    let response = client
+        .post(format!("http://{}/api/chat/rooms/{room}/messages/", app.addr))
+        .bearer_auth(token)
+        .json(&json!({"content": content}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The contents of a room's history, oldest first (at most 200).
+async fn history(client: &reqwest::Client, app: &Running, token: &str, room: i64) -> Vec<String> {
+    let page: Value = client
+        .get(format!("http://{}/api/chat/rooms/{room}/messages/?limit=200", app.addr))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// The next text frame that is not presence, as JSON.
+async fn next_frame(socket: &mut Socket) -> Value {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a frame in time")
+            .expect("open")
+            .expect("no protocol error");
+        if let Message::Text(text) = message {
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if !["user_joined", "user_left"].contains(&frame["type"].as_str().unwrap_or_default()) {
+                return frame;
+            }
+        }
+    }
+}
+
+/// The database going away mid-run: posts over REST get 503, posts over a
+/// socket get an `error` frame, nothing hangs or panics, and once the
+/// database is back everything works again without a restart.
+async fn posts_survive_an_outage(backend: Backend) {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let Some(db) = database(backend).await else { return };
+    let mut url = url::Url::parse(db.url.as_deref().unwrap()).unwrap();
+    let upstream: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
+        .parse()
+        .unwrap();
+    let relay = Relay::start(upstream).await;
+    url.set_port(Some(relay.addr.port())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let app = serve(url.as_str(), &dir).await;
+    let client = reqwest::Client::new();
+    let (token, room) = developer_with_room(&app, &client).await;
+    assert_eq!(post_message(&client, &app, &token, room, "before").await.0, 201);
+    let socket_url = format!("ws://{}/ws/chat/{room}/?token={token}", app.addr);
+    let (mut socket, _) = tokio_tungstenite::connect_async(socket_url).await.unwrap();
+    assert_eq!(next_frame(&mut socket).await["type"], "connection_established");
+
+    relay.cut();
+    let (status, body) = post_message(&client, &app, &token, room, "during").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["detail"].is_string(), "{body}");
+    let frame = json!({"type": "chat_message", "content": "during, by socket"});
+    socket.send(Message::text(frame.to_string())).await.unwrap();
+    let answer = next_frame(&mut socket).await;
+    assert_eq!(answer["type"], "error", "{answer}");
+
+    relay.restore();
+    wait_for_ready(&client, app.addr, 200).await;
+    let mut recovered = false;
+    for _ in 0..50 {
+        if post_message(&client, &app, &token, room, "after").await.0 == 201 {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "posts work again once the database is back");
+    let frame = json!({"type": "chat_message", "content": "after, by socket"});
+    socket.send(Message::text(frame.to_string())).await.unwrap();
+    loop {
+        let frame = next_frame(&mut socket).await;
+        if frame["type"] == "chat_message" && frame["message"]["content"] == "after, by socket" {
+            break;
+        }
+    }
+    let contents = history(&client, &app, &token, room).await;
+    assert_eq!(contents.first().map(String::as_str), Some("before"), "{contents:?}");
+    assert!(!contents.iter().any(|c| c.starts_with("during")), "{contents:?}");
+}
+
+#[tokio::test]
+async fn postgres_outage_gives_503s_and_error_frames_then_recovers() {
+    posts_survive_an_outage(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_outage_gives_503s_and_error_frames_then_recovers() {
+    posts_survive_an_outage(Backend::MySql).await;
+}
+
+/// A small tmpfs of our own, unmounted when dropped. Mounting needs root:
+/// `None` (after saying so) without it, unless services are required.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(bytes: u64) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(dir.path())
+            .output();
+        match mounted {
+            Ok(out) if out.status.success() => Some(Self { dir }),
+            other if !services_required() => {
+                eprintln!("skipping the full-disk check: cannot mount a tmpfs ({other:?}); it needs root");
+                None
+            }
+            other => panic!("CONFAB_REQUIRE_SERVICES=1 but a tmpfs cannot be mounted: {other:?}"),
+        }
+    }
+
+    /// Fills the disk to the last byte; returns the filler to delete later.
+    fn fill(&self) -> std::path::PathBuf {
+        use std::io::Write;
+        let path = self.dir.path().join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 4096];
+        while file.write_all(&block).is_ok() {}
+        while file.write_all(&[0]).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        // Lazily: the server's files may still be open.
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// SQLite on a full disk: posts are refused with a retryable 503 (never a
+/// 500), nothing acknowledged is lost, and once space is freed posting works
+/// again without a restart.
+#[tokio::test]
+async fn sqlite_on_a_full_disk_refuses_cleanly_and_recovers() {
+    let Some(disk) = SmallDisk::mount(8 * 1024 * 1024) else {
+        return;
+    };
+    let data = disk.dir.path().join("data");
+    let url = format!("sqlite://{}", data.join("confab.db").display());
+    let app = serve(&url, &disk.dir).await;
+    let client = reqwest::Client::new();
+    let (token, room) = developer_with_room(&app, &client).await;
+    assert_eq!(post_message(&client, &app, &token, room, "before").await.0, 201);
+
+    let filler = disk.fill();
+    let mut acknowledged = vec!["before".to_owned()];
+    let mut refused = 0;
+    for n in 0..40 {
+        let content = format!("{n:03} {}", "x".repeat(4000));
+        let (status, body) = post_message(&client, &app, &token, room, &content).await;
+        match status {
+            201 => acknowledged.push(content),
+            503 => {
+                assert!(body["detail"].is_string(), "{body}");
+                refused += 1;
+            }
+            other => panic!("a full disk answered {other}: {body}"),
+        }
+    }
+    assert!(refused > 0, "the disk never filled up");
+
+    std::fs::remove_file(filler).unwrap();
+    let mut recovered = false;
+    for _ in 0..50 {
+        let (status, _) = post_message(&client, &app, &token, room, "after").await;
+        if status == 201 {
+            acknowledged.push("after".into());
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(recovered, "posts work again once space is freed");
+    let stored = history(&client, &app, &token, room).await;
+    // (Compared by count and order, not printed whole: the posts are long.)
+    assert_eq!(
+        stored.len(),
+        acknowledged.len(),
+        "every acknowledged post, and nothing else"
+    );
+    assert!(stored == acknowledged, "in the order they were acknowledged");
+    drop(app);
 }
 
 #[tokio::test]

@@ -139,6 +139,7 @@ impl Store {
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(pool.acquire_timeout)
+            .after_release(|conn, _| Box::pin(sqlite_connection_is_clean(conn)))
             .connect_with(options.clone())
             .await
             .with_context(|| format!("cannot open SQLite database {}", options.get_filename().display()))?;
@@ -207,6 +208,28 @@ impl Store {
             let _ = self.writer.clone().close().await;
         }
     }
+}
+
+/// Whether the writer connection may go back to the pool: it must be out of
+/// any transaction. SQLite keeps a transaction open after a failed `COMMIT`
+/// (a full disk: `SQLITE_FULL`) and may have rolled one back itself after a
+/// failed statement, so sqlx's count of open transactions can disagree with
+/// SQLite's. A connection in that state would run every later "transaction"
+/// as a savepoint inside the one that never ends: acknowledged writes that
+/// nobody else sees and that vanish with the connection. Such a connection is
+/// closed (which rolls back what it holds) and the pool opens a fresh one.
+async fn sqlite_connection_is_clean(conn: &mut sea_orm::sqlx::SqliteConnection) -> Result<bool, sea_orm::sqlx::Error> {
+    use sea_orm::sqlx::{Connection, Database, Executor, TransactionManager};
+    // Runs after any rollback still queued for this connection: `BEGIN`
+    // succeeds only outside a transaction.
+    if conn.execute("BEGIN").await.is_err() {
+        tracing::warn!("the SQLite writer was left inside a transaction: reconnecting");
+        return Ok(false);
+    }
+    let rolled_back = conn.execute("ROLLBACK").await.is_ok();
+    let depth = <sea_orm::sqlx::Sqlite as Database>::TransactionManager::get_transaction_depth(conn);
+    let _ = conn.ping().await;
+    Ok(rolled_back && depth == 0)
 }
 
 /// Creates the SQLite file (and its directory) readable by its owner only,
