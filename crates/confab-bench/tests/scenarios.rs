@@ -25,9 +25,15 @@ async fn start_server() -> TestServer {
         bind: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().to_path_buf(),
         jwt_secret: Some("bench-test-secret-0123456789abcdef".into()),
-        // The bench sends faster than a person; the operator raises this for benchmarks.
+        // The bench sends faster than a person and opens many sockets per
+        // user; the operator raises these budgets for benchmarks (scripts/bench.sh).
         ws_message_rate: 1_000_000,
         ws_message_burst: 1_000_000,
+        ws_frame_rate: 1_000_000,
+        ws_frame_burst: 1_000_000,
+        rest_write_rate: 1_000_000,
+        rest_write_burst: 1_000_000,
+        ws_max_sockets_per_user: 1_000_000,
         ..Config::default()
     };
     let server = Server::build(config).await.expect("server starts");
