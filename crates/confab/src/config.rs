@@ -84,8 +84,10 @@ pub struct Config {
     /// Blacklist a refresh token when `/api/token/refresh/` rotates it, so it
     /// works once (SimpleJWT `BLACKLIST_AFTER_ROTATION`; on here by default).
     pub blacklist_after_rotation: bool,
-    /// Token requests (`/api/token/`, `/api/token/refresh/`) per minute for
-    /// one username, and for one client address; beyond, 429 with `Retry-After`.
+    /// Failed token requests (`/api/token/`, `/api/token/refresh/`) per
+    /// minute for one account, and for one client address; beyond, every
+    /// token request of that account or address gets 429 with `Retry-After`
+    /// until the budget refills. Successful requests cost nothing.
     pub login_rate_per_user: u32,
     pub login_rate_per_address: u32,
     /// Password hashes that may wait for a free core; beyond, 503.

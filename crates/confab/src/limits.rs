@@ -8,7 +8,7 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -25,13 +25,6 @@ impl<K: Hash + Eq + Clone> Rate<K> {
     pub fn per_second(per_second: u32, burst: u32) -> Self {
         let quota = Quota::per_second(NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN));
         Self::with(quota.allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN)))
-    }
-
-    /// `per_minute` in any minute, all of them at once if need be (as DRF's throttles).
-    pub fn per_minute(per_minute: u32) -> Self {
-        Self::with(Quota::per_minute(
-            NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN),
-        ))
     }
 
     fn with(quota: Quota) -> Self {
@@ -51,6 +44,101 @@ impl<K: Hash + Eq + Clone> Rate<K> {
     /// Forgets keys whose bucket is full again, so memory follows active clients only.
     pub fn shrink(&self) {
         self.limiter.retain_recent();
+    }
+}
+
+/// A budget of failures per key: `per_minute` failures in any minute (all at
+/// once if need be), refilled evenly. Unlike [`Rate`], asking costs nothing;
+/// only a failure is charged. Logins are throttled this way, so a client
+/// that logs in successfully, however often, is never refused, while
+/// guessing a password (or trying many) soon is.
+pub struct Failures<K: Hash + Eq + Clone> {
+    capacity: f64,
+    per_second: f64,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
+}
+
+impl<K: Hash + Eq + Clone> Failures<K> {
+    pub fn per_minute(per_minute: u32) -> Self {
+        let capacity = f64::from(per_minute.max(1));
+        Self {
+            capacity,
+            per_second: capacity / 60.0,
+            buckets: Mutex::default(),
+        }
+    }
+
+    /// The failures `key` may still have now, refilled since it was last charged.
+    fn left(&self, bucket: Option<&(f64, Instant)>, now: Instant) -> f64 {
+        match bucket {
+            Some(&(left, at)) => (left + now.duration_since(at).as_secs_f64() * self.per_second).min(self.capacity),
+            None => self.capacity,
+        }
+    }
+
+    /// `Ok` while `key` has a failure left, else in how many seconds it will.
+    pub fn check(&self, key: &K) -> Result<(), u64> {
+        let buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let left = self.left(buckets.get(key), Instant::now());
+        if left >= 1.0 {
+            Ok(())
+        } else {
+            Err(((1.0 - left) / self.per_second).ceil().max(1.0) as u64)
+        }
+    }
+
+    /// Charges one failure to `key`.
+    pub fn charge(&self, key: K) {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let left = self.left(buckets.get(&key), now);
+        buckets.insert(key, ((left - 1.0).max(0.0), now));
+    }
+
+    /// Forgets keys whose budget is full again.
+    pub fn shrink(&self) {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (capacity, per_second) = (self.capacity, self.per_second);
+        buckets.retain(|_, (left, at)| *left + now.duration_since(*at).as_secs_f64() * per_second < capacity);
+    }
+}
+
+/// Coalesces typing indicators per user and room: a change of state goes
+/// out at once, the same state again at most once per `repeat`. A client
+/// sending one per keystroke, from however many sockets, costs the room one
+/// frame per `repeat`.
+pub struct TypingGate {
+    repeat: Duration,
+    last: Mutex<HashMap<(i64, i64), (bool, Instant)>>,
+}
+
+impl TypingGate {
+    pub fn new(repeat: Duration) -> Self {
+        Self {
+            repeat,
+            last: Mutex::default(),
+        }
+    }
+
+    /// Whether `user`'s typing state in `room` is worth telling the room.
+    pub fn admit(&self, user: i64, room: i64, is_typing: bool) -> bool {
+        let now = Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&(state, at)) = last.get(&(user, room)) {
+            if state == is_typing && now.duration_since(at) < self.repeat {
+                return false;
+            }
+        }
+        last.insert((user, room), (is_typing, now));
+        true
+    }
+
+    /// Forgets states older than `repeat`: they no longer hold anything back.
+    pub fn shrink(&self) {
+        let now = Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        last.retain(|_, (_, at)| now.duration_since(*at) < self.repeat);
     }
 }
 
@@ -118,10 +206,12 @@ pub struct Limits {
     pub socket_frames: Rate<i64>,
     /// REST writes: POST, PATCH, DELETE under `/api/chat/` (`rest_write_rate`, `rest_write_burst`).
     pub rest_writes: Rate<i64>,
-    /// Token requests per username (`login_rate_per_user`, per minute)...
-    pub logins_per_user: Rate<String>,
+    /// Failed token requests per account (`login_rate_per_user`, per minute)...
+    pub login_failures_per_user: Failures<String>,
     /// ...and per client address (`login_rate_per_address`).
-    pub logins_per_address: Rate<IpAddr>,
+    pub login_failures_per_address: Failures<IpAddr>,
+    /// Typing indicators, coalesced per user and room (one repeat a second).
+    pub typing: TypingGate,
     /// Open sockets per user on this node (`ws_max_sockets_per_user`).
     pub sockets_per_user: Slots<i64>,
     /// Open connections per client address (`max_connections_per_address`).
@@ -134,8 +224,9 @@ impl Limits {
             socket_posts: Rate::per_second(config.ws_message_rate, config.ws_message_burst),
             socket_frames: Rate::per_second(config.ws_frame_rate, config.ws_frame_burst),
             rest_writes: Rate::per_second(config.rest_write_rate, config.rest_write_burst),
-            logins_per_user: Rate::per_minute(config.login_rate_per_user),
-            logins_per_address: Rate::per_minute(config.login_rate_per_address),
+            login_failures_per_user: Failures::per_minute(config.login_rate_per_user),
+            login_failures_per_address: Failures::per_minute(config.login_rate_per_address),
+            typing: TypingGate::new(Duration::from_secs(1)),
             sockets_per_user: Slots::new(config.ws_max_sockets_per_user),
             connections_per_address: Slots::new(config.max_connections_per_address),
         }
@@ -154,8 +245,9 @@ impl Limits {
         self.socket_posts.shrink();
         self.socket_frames.shrink();
         self.rest_writes.shrink();
-        self.logins_per_user.shrink();
-        self.logins_per_address.shrink();
+        self.login_failures_per_user.shrink();
+        self.login_failures_per_address.shrink();
+        self.typing.shrink();
     }
 
     /// Runs [`Limits::shrink`] every minute until the task is dropped.
@@ -183,12 +275,38 @@ mod tests {
     }
 
     #[test]
-    fn per_minute_says_when_to_retry() {
-        let limiter = Rate::per_minute(2);
-        assert!(limiter.check(&"alice".to_owned()).is_ok());
-        assert!(limiter.check(&"alice".to_owned()).is_ok());
-        let retry = limiter.check(&"alice".to_owned()).unwrap_err();
-        assert!((1..=31).contains(&retry), "{retry}");
+    fn only_failures_are_charged() {
+        let failures = Failures::per_minute(2);
+        let alice = "alice".to_owned();
+        for _ in 0..10 {
+            assert!(failures.check(&alice).is_ok(), "asking is free");
+        }
+        failures.charge(alice.clone());
+        assert!(failures.check(&alice).is_ok());
+        failures.charge(alice.clone());
+        let retry = failures.check(&alice).unwrap_err();
+        assert!((1..=30).contains(&retry), "{retry}");
+        assert!(failures.check(&"bob".to_owned()).is_ok(), "keys are counted apart");
+        failures.shrink();
+        assert_eq!(
+            failures.buckets.lock().unwrap().len(),
+            1,
+            "alice's bucket is not full yet"
+        );
+    }
+
+    #[test]
+    fn typing_repeats_are_held_back_per_user_and_room() {
+        let gate = TypingGate::new(Duration::from_secs(60));
+        assert!(gate.admit(1, 7, true));
+        assert!(!gate.admit(1, 7, true), "a repeat within the interval");
+        assert!(gate.admit(1, 8, true), "another room");
+        assert!(gate.admit(2, 7, true), "another user");
+        assert!(gate.admit(1, 7, false), "a change goes at once");
+        let quick = TypingGate::new(Duration::ZERO);
+        assert!(quick.admit(1, 7, true) && quick.admit(1, 7, true));
+        quick.shrink();
+        assert!(quick.last.lock().unwrap().is_empty());
     }
 
     #[test]

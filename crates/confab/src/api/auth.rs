@@ -81,13 +81,15 @@ pub async fn obtain(
     let (Some(username), Some(password)) = (username, password) else {
         unreachable!("checked by finish")
     };
-    throttle(&state, &client, Some(crate::store::users::username_key(&username)))?;
-    let user = accounts::authenticate(&state.store, &username, &password)
-        .await?
-        .ok_or_else(|| Error::Unauthorized {
+    let throttle = Throttle::new(&state, &client, Some(crate::store::users::username_key(&username)));
+    throttle.check()?;
+    let Some(user) = accounts::authenticate(&state.store, &username, &password).await? else {
+        throttle.charge();
+        return Err(Error::Unauthorized {
             detail: "No active account found with the given credentials".into(),
             code: Some("no_active_account"),
-        })?;
+        });
+    };
     let pair = state.jwt.issue_pair(user.id);
     Ok(Json(TokenPairBody {
         access: pair.access,
@@ -95,18 +97,52 @@ pub async fn obtain(
     }))
 }
 
-/// Token requests are throttled per client address and per account, before
-/// any password is hashed: 429 with `Retry-After`, as DRF's throttles answer.
-fn throttle(state: &AppState, client: &ClientAddress, account: Option<String>) -> Result<()> {
-    let limits = &state.limits;
-    let retry = |retry_after_secs| Error::RateLimited { retry_after_secs };
-    if let Some(address) = client.0.and_then(Limits::per_address) {
-        limits.logins_per_address.check(&address).map_err(retry)?;
+/// Failed token requests are budgeted per client address and per account;
+/// once a budget is spent, requests are refused before any password is
+/// hashed: 429 with `Retry-After`, as DRF's throttles answer. Successful
+/// requests cost nothing, so a client that logs in often is never refused.
+struct Throttle<'a> {
+    limits: &'a Limits,
+    address: Option<std::net::IpAddr>,
+    account: Option<String>,
+}
+
+impl<'a> Throttle<'a> {
+    fn new(state: &'a AppState, client: &ClientAddress, account: Option<String>) -> Self {
+        Self {
+            limits: &state.limits,
+            address: client.0.and_then(Limits::per_address),
+            account,
+        }
     }
-    if let Some(account) = account {
-        limits.logins_per_user.check(&account).map_err(retry)?;
+
+    fn check(&self) -> Result<()> {
+        let retry = |retry_after_secs| Error::RateLimited { retry_after_secs };
+        if let Some(address) = &self.address {
+            self.limits.login_failures_per_address.check(address).map_err(retry)?;
+        }
+        if let Some(account) = &self.account {
+            self.limits.login_failures_per_user.check(account).map_err(retry)?;
+        }
+        Ok(())
     }
-    Ok(())
+
+    fn charge(&self) {
+        if let Some(address) = self.address {
+            self.limits.login_failures_per_address.charge(address);
+        }
+        if let Some(account) = &self.account {
+            self.limits.login_failures_per_user.charge(account.clone());
+        }
+    }
+
+    /// Charges a failure when `result` is a 401.
+    fn charged<T>(&self, result: Result<T>) -> Result<T> {
+        if let Err(Error::Unauthorized { .. }) = &result {
+            self.charge();
+        }
+        result
+    }
 }
 
 /// Exchange a refresh token for a new access token.
@@ -125,15 +161,18 @@ pub async fn refresh(
     let mut fields = Fields::new(body.0);
     let token = fields.text("refresh", Text::required(MAX_TOKEN_CHARS));
     fields.finish()?;
-    throttle(&state, &client, None)?;
-    let claims = tokens::check_refresh(&state.store, &state.jwt, &token.unwrap_or_default()).await?;
+    let by_address = Throttle::new(&state, &client, None);
+    by_address.check()?;
+    let claims =
+        by_address.charged(tokens::check_refresh(&state.store, &state.jwt, &token.unwrap_or_default()).await)?;
     // Per account too: "#<id>" cannot collide with a username, which has no '#'.
-    throttle(&state, &ClientAddress(None), Some(format!("#{}", claims.user_id)))?;
+    let throttle = Throttle::new(&state, &client, Some(format!("#{}", claims.user_id)));
+    throttle.check()?;
     let rotation = Rotation {
         rotate: state.config.rotate_refresh_tokens,
         blacklist_after: state.config.blacklist_after_rotation,
     };
-    let (access, refresh) = tokens::refresh(&state.store, &state.jwt, rotation, claims).await?;
+    let (access, refresh) = throttle.charged(tokens::refresh(&state.store, &state.jwt, rotation, claims).await)?;
     Ok(Json(TokenRefreshed { access, refresh }))
 }
 

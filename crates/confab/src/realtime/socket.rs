@@ -565,7 +565,6 @@ async fn drive(
     // A client that stops reading blocks a write once the kernel's buffers
     // are full; past two ping intervals it is given up on.
     let stall = stall_timeout(state);
-    let mut typing = TypingGate::default();
     loop {
         tokio::select! {
             reason = closed.cut_off() => {
@@ -606,7 +605,7 @@ async fn drive(
                     Some(Ok(WsMessage::Text(text))) => {
                         // Boxed: handling a frame is a large future that would otherwise
                         // be part of every idle socket's state, for the socket's whole life.
-                        Box::pin(handle_client_frame(state, user, scope, text.as_str(), &answers, &mut typing)).await;
+                        Box::pin(handle_client_frame(state, user, scope, text.as_str(), &answers)).await;
                     }
                     Some(Ok(WsMessage::Binary(_))) => {
                         let answer = match state.limits.socket_frames.check(&user.id) {
@@ -678,49 +677,13 @@ fn error_to_frame(error: &Error) -> Frame {
     }
 }
 
-/// A repeated typing state is forwarded at most this often per room.
-const TYPING_REPEAT: Duration = Duration::from_secs(1);
-/// Rooms a socket remembers typing states for (a user socket spans many).
-const TYPING_ROOMS: usize = 1024;
-
-/// Coalesces a socket's typing indicators: a change of state goes out at
-/// once, the same state again at most once per [`TYPING_REPEAT`] and room.
-/// A client sending one per keystroke costs the room one frame a second.
-#[derive(Default)]
-struct TypingGate {
-    last: HashMap<i64, (bool, Instant)>,
-}
-
-impl TypingGate {
-    fn admit(&mut self, room: i64, is_typing: bool) -> bool {
-        let now = Instant::now();
-        if let Some(&(state, at)) = self.last.get(&room) {
-            if state == is_typing && now.duration_since(at) < TYPING_REPEAT {
-                return false;
-            }
-        }
-        if self.last.len() >= TYPING_ROOMS {
-            self.last.clear();
-        }
-        self.last.insert(room, (is_typing, now));
-        true
-    }
-}
-
 /// Handles one client frame. Its answer, if any, goes into the socket's queue
 /// (the effects of a message or a read reach every socket through the hub).
 /// Returns once the frame is underway: a post once it is queued for its commit.
 ///
 /// Every frame spends the user's budget: a message `ws_message_rate` (in its
 /// lane, below), anything else `ws_frame_rate`, invalid frames included.
-async fn handle_client_frame(
-    state: &AppState,
-    user: &CurrentUser,
-    scope: Scope,
-    text: &str,
-    answers: &Answers,
-    typing: &mut TypingGate,
-) {
+async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope, text: &str, answers: &Answers) {
     let parsed = client_frame::parse(text);
     let is_post = matches!(&parsed, Ok(incoming) if matches!(incoming.frame, Ok(ClientFrame::ChatMessage(_))));
     if !is_post {
@@ -763,7 +726,8 @@ async fn handle_client_frame(
     match frame {
         ClientFrame::Ping => answers.send(Some(encode(&ServerEvent::Pong, None))),
         ClientFrame::Typing { is_typing } => {
-            if !typing.admit(room_id, is_typing) {
+            // Coalesced per user and room, across the user's sockets.
+            if !state.limits.typing.admit(user.id, room_id, is_typing) {
                 return;
             }
             let mut outbox = Outbox::new();
