@@ -1,7 +1,10 @@
 //! Every budget a client spends, in one place: token buckets per key
-//! ([`Rate`], `governor`'s keyed limiter) and counted slots per key
-//! ([`Slots`], for connections and sockets). [`Limits`] holds the server's
-//! instances, sized from the config; `docs/security.md` lists them.
+//! ([`Rate`], `governor`'s keyed limiter), budgets of failures per key
+//! ([`Failures`], for logins), counted slots per key ([`Slots`], for
+//! connections and sockets) and the typing coalescer ([`TypingGate`]).
+//! [`Limits`] holds the server's instances, sized from the config;
+//! `docs/security.md` lists them. All are per process: with several nodes,
+//! each counts its own clients.
 
 use std::collections::HashMap;
 use std::hash::Hash;
