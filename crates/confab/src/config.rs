@@ -105,7 +105,8 @@ pub struct Config {
     /// ...and from one client address (0: no per-address cap, e.g. behind a proxy).
     pub max_connections_per_address: usize,
     /// REST writes (POST, PATCH, DELETE) per second one user may make, and in
-    /// a burst; beyond, 429.
+    /// a burst; beyond, 429. Generous: a script posting a thousand messages
+    /// to set up a test room is not an attack.
     pub rest_write_rate: u32,
     pub rest_write_burst: u32,
     /// Socket frames other than messages (typing, mark_read, ping, invalid
@@ -153,8 +154,8 @@ impl Default for Config {
             http_request_timeout: 30,
             max_connections: 20_000,
             max_connections_per_address: 1_000,
-            rest_write_rate: 50,
-            rest_write_burst: 200,
+            rest_write_rate: 100,
+            rest_write_burst: 1_000,
             ws_frame_rate: 50,
             ws_frame_burst: 200,
             ws_max_sockets_per_user: 32,
@@ -393,40 +394,6 @@ impl Config {
     /// The signing secret: configured, or read from (and on first use written to)
     /// `<data_dir>/jwt_secret` with mode 0600, so restarts keep tokens valid.
     pub fn resolve_jwt_secret(&self) -> anyhow::Result<String> {
-        anyhow::ensure!(
-            self.login_rate_per_user >= 1 && self.login_rate_per_address >= 1,
-            "login rates must be at least 1 per minute"
-        );
-        anyhow::ensure!(
-            self.rest_write_rate >= 1 && self.rest_write_burst >= 1,
-            "rest write rate and burst must be at least 1"
-        );
-        anyhow::ensure!(
-            self.ws_frame_rate >= 1 && self.ws_frame_burst >= 1,
-            "ws frame rate and burst must be at least 1"
-        );
-        anyhow::ensure!(
-            self.http_header_timeout >= 1,
-            "http_header_timeout must be at least 1 second"
-        );
-        anyhow::ensure!(
-            self.http_request_timeout >= 1,
-            "http_request_timeout must be at least 1 second"
-        );
-        anyhow::ensure!(self.max_connections >= 1, "max_connections must be at least 1");
-        anyhow::ensure!(
-            self.ws_max_sockets_per_user >= 1,
-            "ws_max_sockets_per_user must be at least 1"
-        );
-        for origin in &self.cors_origins {
-            anyhow::ensure!(
-                origin != "*" && axum::http::HeaderValue::from_str(origin).is_ok() && origin.contains("://"),
-                "cors_origins: {origin:?} is not an origin such as https://chat.example.com (\"*\" is not allowed: name the origins)"
-            );
-        }
-        if let Some(token) = &self.metrics_token {
-            anyhow::ensure!(token.len() >= 16, "metrics_token must be at least 16 bytes long");
-        }
         if let Some(secret) = &self.jwt_secret {
             return Ok(secret.clone());
         }
