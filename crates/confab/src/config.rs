@@ -158,7 +158,7 @@ impl Default for Config {
             rest_write_burst: 1_000,
             ws_frame_rate: 50,
             ws_frame_burst: 200,
-            ws_max_sockets_per_user: 32,
+            ws_max_sockets_per_user: 100,
             metrics_token: None,
         }
     }
