@@ -235,10 +235,11 @@ impl Limits {
         }
     }
 
-    /// The key a per-address budget counts `address` under, or `None` for
-    /// loopback: behind a reverse proxy on this host every client arrives
-    /// from loopback (unless `trust_forwarded_for` names the real address),
-    /// and one budget for all of them would throttle everyone at once.
+    /// The key the per-address connection cap counts `address` under, or
+    /// `None` for loopback: behind a reverse proxy on this host every
+    /// connection comes from loopback, and one cap for all of them would cap
+    /// the whole site. (The login budget has `trust_forwarded_for` for that
+    /// and counts loopback like any address.)
     pub fn per_address(address: IpAddr) -> Option<IpAddr> {
         (!address.is_loopback()).then_some(address)
     }

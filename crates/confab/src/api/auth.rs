@@ -111,7 +111,9 @@ impl<'a> Throttle<'a> {
     fn new(state: &'a AppState, client: &ClientAddress, account: Option<String>) -> Self {
         Self {
             limits: &state.limits,
-            address: client.0.and_then(Limits::per_address),
+            // Loopback counts too (unlike for the connection cap): behind a
+            // local proxy, `trust_forwarded_for` gives the real addresses.
+            address: client.0,
             account,
         }
     }

@@ -226,6 +226,14 @@ async fn token_requests_are_throttled_per_username_and_per_address() {
         from("203.0.113.8", "nobody9".into()).await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
+    // Without the header the peer counts, loopback like any other address:
+    // alice's three failures above came from here, two more spend the five.
+    for n in 0..2 {
+        let (status, _) = obtain(&app, &format!("stranger{n}"), "wrong-password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _) = obtain(&app, "stranger9", "wrong-password").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 /// Reads until the server closes the connection; returns what it sent.
