@@ -24,7 +24,7 @@ python3 -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install --quiet --disable-pip-version-check 'schemathesis>=4,<5'
 
 cargo build --locked -p confab
-CONFAB=target/debug/confab
+CONFAB=$PWD/target/debug/confab
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export CONFAB_DATA_DIR="$WORK/data" CONFAB_BIND="127.0.0.1:$PORT" CONFAB_LOG=warn
 # Generated requests come fast and from one user: budgets high, so what is
@@ -51,6 +51,9 @@ curl -fsS -X POST "http://127.0.0.1:$PORT/api/chat/rooms/1/messages/" -H "Author
 
 echo "== schemathesis: $EXAMPLES examples per operation"
 status=0
+# From the scratch directory: schemathesis keeps a cache (.schemathesis/) in
+# the directory it runs in, and the repository is no place for it.
+cd "$WORK"
 "$WORK/venv/bin/schemathesis" run "http://127.0.0.1:$PORT/api/schema/" \
     --header "Authorization: Bearer $TOKEN" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
