@@ -21,7 +21,9 @@ const MAX_TOKEN_CHARS: usize = 4096;
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct TokenObtainBody {
+    #[schema(min_length = 1, max_length = 1024)]
     username: String,
+    #[schema(min_length = 1, max_length = 1024)]
     password: String,
 }
 
@@ -34,6 +36,7 @@ pub struct TokenPairBody {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct TokenRefreshBody {
+    #[schema(min_length = 1, max_length = 4096)]
     refresh: String,
 }
 
@@ -48,6 +51,7 @@ pub struct TokenRefreshed {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct TokenVerifyBody {
+    #[schema(min_length = 1, max_length = 4096)]
     token: String,
 }
 

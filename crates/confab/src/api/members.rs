@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 pub struct AddMemberBody {
     /// The user to add; or give `username` instead.
     user_id: Option<i64>,
+    #[schema(min_length = 1, max_length = 150)]
     username: Option<String>,
 }
 

@@ -43,12 +43,14 @@ pub struct HistoryBody {
 #[allow(dead_code)]
 pub struct PostMessageBody {
     /// 1 to 5000 characters after trimming.
+    #[schema(min_length = 1, max_length = 5000)]
     content: String,
     /// `text` (default), `image` or `file`.
     message_type: Option<MessageType>,
     /// A message of the same room.
     reply_to: Option<i64>,
     /// At most 64 characters; a retry with the same value returns the first message.
+    #[schema(max_length = 64)]
     client_id: Option<String>,
 }
 

@@ -33,8 +33,10 @@ pub struct RoomSearch {
 #[allow(dead_code)]
 pub struct RoomBody {
     /// 1 to 100 characters after trimming.
+    #[schema(min_length = 1, max_length = 100)]
     name: String,
     /// At most 500 characters.
+    #[schema(max_length = 500)]
     description: Option<String>,
     /// Default `public`.
     room_type: Option<RoomType>,
@@ -43,7 +45,9 @@ pub struct RoomBody {
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct RoomPatchBody {
+    #[schema(min_length = 1, max_length = 100)]
     name: Option<String>,
+    #[schema(max_length = 500)]
     description: Option<String>,
     room_type: Option<RoomType>,
 }
