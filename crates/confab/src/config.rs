@@ -36,7 +36,7 @@ pub struct Config {
     /// HS256 signing key, shared with a Django deployment (`SIMPLE_JWT["SIGNING_KEY"]`)
     /// when tokens must work across both. Generated into `<data_dir>/jwt_secret` when unset.
     pub jwt_secret: Option<String>,
-    /// Redis for multi-node fan-out (used by the real-time layer).
+    /// Redis for multi-node fan-out. Not used yet: `serve` warns when it is set.
     pub redis_url: Option<String>,
     /// Access token lifetime in seconds (SimpleJWT default: 5 minutes).
     pub access_token_lifetime: u64,
