@@ -211,8 +211,10 @@ async fn wait_for_ready(client: &reqwest::Client, addr: SocketAddr, expected: u1
     }
 }
 
-async fn readiness_follows_an_outage(backend: Backend) {
-    let Some(db) = database(backend).await else { return };
+/// A server on a fresh database of `backend`, reaching it through a [`Relay`]
+/// that can be cut; `None` (after saying so) when the backend is down.
+async fn serve_behind_relay(backend: Backend) -> Option<(TestDatabase, Relay, tempfile::TempDir, Running)> {
+    let db = database(backend).await?;
     let mut url = url::Url::parse(db.url.as_deref().unwrap()).unwrap();
     let upstream: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
         .parse()
@@ -221,6 +223,13 @@ async fn readiness_follows_an_outage(backend: Backend) {
     url.set_port(Some(relay.addr.port())).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = serve(url.as_str(), &dir).await;
+    Some((db, relay, dir, app))
+}
+
+async fn readiness_follows_an_outage(backend: Backend) {
+    let Some((_db, relay, _dir, app)) = serve_behind_relay(backend).await else {
+        return;
+    };
     let client = reqwest::Client::new();
     assert_eq!(ready_status(&client, app.addr).await, 200);
 
@@ -319,15 +328,9 @@ async fn next_frame(socket: &mut Socket) -> Value {
 async fn posts_survive_an_outage(backend: Backend) {
     use futures::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let Some(db) = database(backend).await else { return };
-    let mut url = url::Url::parse(db.url.as_deref().unwrap()).unwrap();
-    let upstream: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap())
-        .parse()
-        .unwrap();
-    let relay = Relay::start(upstream).await;
-    url.set_port(Some(relay.addr.port())).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let app = serve(url.as_str(), &dir).await;
+    let Some((_db, relay, _dir, app)) = serve_behind_relay(backend).await else {
+        return;
+    };
     let client = reqwest::Client::new();
     let (token, room) = developer_with_room(&app, &client).await;
     assert_eq!(post_message(&client, &app, &token, room, "before").await.0, 201);

@@ -92,17 +92,13 @@ pub async fn purge_blacklist(store: Store) {
     loop {
         every.tick().await;
         let now = chrono::Utc::now().timestamp();
-        match store.begin().await {
-            Ok(txn) => {
-                let purged = store::tokens::purge_expired(&txn, now).await;
-                match purged {
-                    Ok(_) => {
-                        let _ = txn.commit().await;
-                    }
-                    Err(error) => tracing::warn!(%error, "could not purge expired blacklisted tokens"),
-                }
-            }
-            Err(error) => tracing::warn!(%error, "could not purge expired blacklisted tokens"),
+        let purged = async {
+            let txn = store.begin().await?;
+            store::tokens::purge_expired(&txn, now).await?;
+            txn.commit().await
+        };
+        if let Err(error) = purged.await {
+            tracing::warn!(%error, "could not purge expired blacklisted tokens");
         }
     }
 }

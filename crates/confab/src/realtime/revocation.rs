@@ -6,11 +6,13 @@
 //! and cuts off those that may no longer chat: one query per node and
 //! interval, whatever the number of sockets, and nothing lost if a notice is.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::hub::{CloseReason, Hub};
 use crate::chat::policy::{self, Revocation};
 use crate::chat::types::DEVELOPER_ROLE;
+use crate::store::users::Standing;
 use crate::store::{self, Store};
 
 /// Checks every connected user once; returns how many sockets it cut off.
@@ -19,10 +21,14 @@ pub async fn sweep(store: &Store, hub: &Hub) -> Result<usize, sea_orm::DbErr> {
     if users.is_empty() {
         return Ok(0);
     }
-    let standings = store::users::standings(store.reader(), &users, DEVELOPER_ROLE).await?;
+    let standings: HashMap<i64, Standing> = store::users::standings(store.reader(), &users, DEVELOPER_ROLE)
+        .await?
+        .into_iter()
+        .map(|s| (s.user_id, s))
+        .collect();
     let mut closed = 0;
     for user_id in users {
-        let standing = standings.iter().find(|s| s.user_id == user_id);
+        let standing = standings.get(&user_id);
         let verdict = policy::still_may_chat(standing.map(|s| (s.is_active, s.is_developer)));
         closed += match (verdict, standing) {
             (Err(Revocation::Inactive), _) => hub.revoke(user_id, CloseReason::Revoked, None),

@@ -219,7 +219,7 @@ impl Store {
 /// nobody else sees and that vanish with the connection. Such a connection is
 /// closed (which rolls back what it holds) and the pool opens a fresh one.
 async fn sqlite_connection_is_clean(conn: &mut sea_orm::sqlx::SqliteConnection) -> Result<bool, sea_orm::sqlx::Error> {
-    use sea_orm::sqlx::{Connection, Database, Executor, TransactionManager};
+    use sea_orm::sqlx::{Database, Executor, TransactionManager};
     // Runs after any rollback still queued for this connection: `BEGIN`
     // succeeds only outside a transaction.
     if conn.execute("BEGIN").await.is_err() {
@@ -228,7 +228,6 @@ async fn sqlite_connection_is_clean(conn: &mut sea_orm::sqlx::SqliteConnection) 
     }
     let rolled_back = conn.execute("ROLLBACK").await.is_ok();
     let depth = <sea_orm::sqlx::Sqlite as Database>::TransactionManager::get_transaction_depth(conn);
-    let _ = conn.ping().await;
     Ok(rolled_back && depth == 0)
 }
 
