@@ -410,7 +410,7 @@ async fn publish(
             per_room[r] += 1;
             index += 1;
         }
-        if schedule.interval.is_none() && index % 64 == 0 {
+        if schedule.interval.is_none() && index.is_multiple_of(64) {
             // Let the subscribers of this worker run now and then.
             tokio::task::yield_now().await;
         }

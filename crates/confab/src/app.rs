@@ -32,6 +32,7 @@ use crate::limits::Limits;
 use crate::listener::ConnectionLimits;
 use crate::pipeline::{Pipeline, PipelineOptions};
 use crate::realtime::backplane::LocalBackplane;
+use crate::realtime::cluster::Cluster;
 use crate::realtime::hub::Hub;
 use crate::realtime::revocation;
 use crate::store::{Backend, PoolOptions, Store};
@@ -51,9 +52,11 @@ pub struct AppState {
     /// Socket fan-out of this node: who listens where.
     pub hub: Hub,
     /// Where every use case's outbox goes after commit: the node's
-    /// [`crate::realtime::backplane::Backplane`], on its way to the hubs (this
-    /// node's only, until a cluster backplane is configured).
+    /// [`crate::realtime::backplane::Backplane`], on its way to the hubs
+    /// (this node's, and with Redis every node's).
     pub publisher: Arc<dyn Publisher>,
+    /// This node's part in a cluster, when `redis_url` is set.
+    pub cluster: Option<Arc<Cluster>>,
     /// The group-commit pipeline every post goes through.
     pub posts: Posts,
     /// Every client budget: rates and connection slots.
@@ -64,8 +67,13 @@ pub struct AppState {
 
 impl AppState {
     /// Connects to the configured database, applies pending migrations and
-    /// loads (or creates) the JWT secret. Shared by the server and the CLI.
+    /// loads (or creates) the JWT secret: what the CLI's commands need. Such a
+    /// state never joins a cluster; a server's does ([`Server::build`]).
     pub async fn open(config: Config) -> anyhow::Result<Self> {
+        Self::open_as(config, false).await
+    }
+
+    async fn open_as(config: Config, node: bool) -> anyhow::Result<Self> {
         let url = config.effective_database_url();
         let pool = PoolOptions {
             max_connections: config.db_max_connections,
@@ -80,7 +88,23 @@ impl AppState {
         let secret = config.resolve_jwt_secret()?;
         let jwt = JwtKeys::new(&secret, config.access_lifetime(), config.refresh_lifetime());
         let hub = Hub::new(config.ws_queue_capacity);
-        let publisher: Arc<dyn Publisher> = Arc::new(LocalBackplane::new(hub.clone()));
+        let limits = Arc::new(Limits::new(&config));
+        let cluster = match config.redis_url.as_deref() {
+            Some(url) if node => {
+                if store.backend() == Backend::Sqlite {
+                    tracing::warn!(
+                        "redis_url is set on SQLite: several nodes need a shared PostgreSQL or MySQL database"
+                    );
+                }
+                let sockets = limits.sockets_per_user.clone();
+                Some(Cluster::start(&config, url, hub.clone(), store.clone(), sockets)?)
+            }
+            _ => None,
+        };
+        let publisher: Arc<dyn Publisher> = match &cluster {
+            Some(cluster) => cluster.clone(),
+            None => Arc::new(LocalBackplane::new(hub.clone())),
+        };
         let lanes = match store.backend() {
             // One writer connection: one lane, which batches across rooms.
             Backend::Sqlite => 1,
@@ -95,7 +119,6 @@ impl AppState {
                 queue: config.post_queue,
             },
         );
-        let limits = Arc::new(Limits::new(&config));
         crate::auth::password::set_queue_limit(config.password_hash_queue);
         let (shutdown, _) = tokio::sync::watch::channel(false);
         Ok(Self {
@@ -105,6 +128,7 @@ impl AppState {
             metrics,
             hub,
             publisher,
+            cluster,
             posts,
             limits,
             shutdown: Arc::new(shutdown),
@@ -116,6 +140,14 @@ impl AppState {
     /// Where use cases publish their outbox after commit.
     pub fn publisher(&self) -> &dyn Publisher {
         &*self.publisher
+    }
+
+    /// Users online in `room`: on this node, or in a cluster on any node.
+    pub async fn online(&self, room: i64) -> Vec<crate::chat::types::UserRef> {
+        match &self.cluster {
+            Some(cluster) => cluster.online(room).await,
+            None => self.hub.online(room),
+        }
     }
 }
 
@@ -242,7 +274,7 @@ impl Server {
     /// Opens the database and binds `config.bind` (port 0 picks a free port).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let bind = config.bind;
-        let state = AppState::open(config).await?;
+        let state = AppState::open_as(config, true).await?;
         crate::auth::password::prepare();
         let listener = listen(bind).with_context(|| format!("cannot listen on {bind}"))?;
         Ok(Self { listener, state })
@@ -262,6 +294,7 @@ impl Server {
         let config = state.config.clone();
         let store = state.store.clone();
         let sockets = state.shutdown.clone();
+        let cluster = state.cluster.clone();
         let housekeeping = [
             tokio::spawn(Limits::keep_small(state.limits.clone())),
             tokio::spawn(telemetry::keep_metrics_small(state.metrics.clone())),
@@ -286,6 +319,9 @@ impl Server {
         crate::listener::serve(self.listener, app, limits, shutdown).await;
         for task in housekeeping {
             task.abort();
+        }
+        if let Some(cluster) = cluster {
+            cluster.leave().await;
         }
         store.close().await;
         Ok(())

@@ -36,8 +36,24 @@ pub struct Config {
     /// HS256 signing key, shared with a Django deployment (`SIMPLE_JWT["SIGNING_KEY"]`)
     /// when tokens must work across both. Generated into `<data_dir>/jwt_secret` when unset.
     pub jwt_secret: Option<String>,
-    /// Redis for multi-node fan-out. Not used yet: `serve` warns when it is set.
+    /// Redis (`redis://host:port/db`) for running several nodes as one server:
+    /// events, presence and socket budgets are shared through it. Unset: one node.
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so several clusters (or test
+    /// runs) can share one Redis.
+    pub redis_prefix: String,
+    /// Pub/sub channels room events are spread over (a room always uses the
+    /// same one, so its events keep their order).
+    pub redis_partitions: u32,
+    /// Seconds between a node's heartbeats in Redis...
+    pub cluster_heartbeat: u64,
+    /// ...and after how many seconds without one a node counts as gone: its
+    /// users leave the presence lists and its sockets stop counting.
+    pub cluster_node_ttl: u64,
+    /// Notices that may wait to be published to Redis, and to be applied per
+    /// partition on receipt; beyond, they are dropped and the rooms affected
+    /// are caught up from the database.
+    pub backplane_queue: usize,
     /// Access token lifetime in seconds (SimpleJWT default: 5 minutes).
     pub access_token_lifetime: u64,
     /// Refresh token lifetime in seconds (SimpleJWT default: 1 day).
@@ -127,6 +143,11 @@ impl Default for Config {
             database_url: None,
             jwt_secret: None,
             redis_url: None,
+            redis_prefix: "confab".into(),
+            redis_partitions: 16,
+            cluster_heartbeat: 5,
+            cluster_node_ttl: 15,
+            backplane_queue: 16_384,
             access_token_lifetime: 5 * 60,
             refresh_token_lifetime: 24 * 60 * 60,
             rotate_refresh_tokens: false,
@@ -173,6 +194,11 @@ impl std::fmt::Debug for Config {
             .field("database_url", &self.database_url.as_deref().map(redact_url))
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<redacted>"))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
+            .field("redis_partitions", &self.redis_partitions)
+            .field("cluster_heartbeat", &self.cluster_heartbeat)
+            .field("cluster_node_ttl", &self.cluster_node_ttl)
+            .field("backplane_queue", &self.backplane_queue)
             .field("access_token_lifetime", &self.access_token_lifetime)
             .field("refresh_token_lifetime", &self.refresh_token_lifetime)
             .field("rotate_refresh_tokens", &self.rotate_refresh_tokens)
@@ -312,6 +338,25 @@ impl Config {
         anyhow::ensure!(self.db_max_connections >= 1, "db_max_connections must be at least 1");
         anyhow::ensure!(self.ws_queue_capacity >= 1, "ws_queue_capacity must be at least 1");
         anyhow::ensure!(self.ws_ping_interval >= 1, "ws_ping_interval must be at least 1 second");
+        anyhow::ensure!(
+            (1..=1024).contains(&self.redis_partitions),
+            "redis_partitions must be between 1 and 1024"
+        );
+        anyhow::ensure!(
+            !self.redis_prefix.is_empty()
+                && self.redis_prefix.len() <= 64
+                && self.redis_prefix.bytes().all(|b| b.is_ascii_graphic()),
+            "redis_prefix must be 1 to 64 printable characters without spaces"
+        );
+        anyhow::ensure!(
+            self.cluster_heartbeat >= 1,
+            "cluster_heartbeat must be at least 1 second"
+        );
+        anyhow::ensure!(
+            self.cluster_node_ttl >= 2 * self.cluster_heartbeat,
+            "cluster_node_ttl must be at least twice cluster_heartbeat"
+        );
+        anyhow::ensure!(self.backplane_queue >= 16, "backplane_queue must be at least 16");
         anyhow::ensure!(self.ws_write_delay_ms <= 1000, "ws_write_delay_ms must be at most 1000");
         anyhow::ensure!(
             self.ws_message_rate >= 1 && self.ws_message_burst >= 1,

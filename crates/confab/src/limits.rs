@@ -177,6 +177,12 @@ impl<K: Hash + Eq + Clone> Slots<K> {
         })
     }
 
+    /// Every key holding slots, with how many.
+    pub fn all(&self) -> Vec<(K, usize)> {
+        let taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        taken.iter().map(|(key, count)| (key.clone(), *count)).collect()
+    }
+
     /// Slots held for `key` now.
     pub fn held(&self, key: &K) -> usize {
         let taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());

@@ -31,8 +31,9 @@ pub trait BatchWriter: Send + Sync + 'static {
     /// Writes `jobs`; returns each job's output and effects, in job order.
     fn write(&self, jobs: Vec<Self::Job>) -> impl Future<Output = Vec<(Self::Output, Self::Effects)>> + Send;
 
-    /// Publishes one job's effects.
-    fn publish(&self, effects: Self::Effects);
+    /// Publishes one job's effects, then runs `answer` (which hands the job
+    /// its output) once they are on their way to this node's sockets.
+    fn publish(&self, effects: Self::Effects, answer: Box<dyn FnOnce() + Send>);
 }
 
 /// Receives a job's output, on the lane's task: it must not block.
@@ -136,8 +137,7 @@ async fn run_lane<W: BatchWriter>(writer: Arc<W>, mut queue: mpsc::Receiver<Entr
         match tokio::spawn(async move { writing.write(batch).await }).await {
             Ok(written) => {
                 for (reply, (output, effects)) in replies.drain(..).zip(written) {
-                    writer.publish(effects);
-                    reply(output);
+                    writer.publish(effects, Box::new(move || reply(output)));
                 }
             }
             Err(error) => {
@@ -178,8 +178,9 @@ mod tests {
             jobs.into_iter().map(|j| (j * 2, (j, self.log.clone()))).collect()
         }
 
-        fn publish(&self, (job, log): Self::Effects) {
+        fn publish(&self, (job, log): Self::Effects, answer: Box<dyn FnOnce() + Send>) {
             log.lock().unwrap().push(format!("published {job}"));
+            answer();
         }
     }
 

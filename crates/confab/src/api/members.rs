@@ -37,8 +37,9 @@ pub async fn list(
     Developer(user): Developer,
     Path(id): Path<i64>,
 ) -> Result<Json<Vec<Member>>> {
+    let online: std::collections::HashSet<i64> = state.online(id).await.into_iter().map(|u| u.id).collect();
     Ok(Json(
-        members::list(&state.store, |u| state.hub.is_online(id, u), &user, id).await?,
+        members::list(&state.store, |u| online.contains(&u), &user, id).await?,
     ))
 }
 

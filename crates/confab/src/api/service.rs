@@ -23,24 +23,35 @@ pub async fn healthz() -> Json<serde_json::Value> {
     responses((status = 200, description = "Ready"), (status = 503, description = "A dependency is down")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let timeout = std::time::Duration::from_secs(2);
-    match tokio::time::timeout(timeout, state.store.ping()).await {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            Json(serde_json::json!({ "status": "ok", "database": "ok" })),
-        ),
+    let database = match tokio::time::timeout(timeout, state.store.ping()).await {
+        Ok(Ok(())) => "ok",
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check: database unavailable");
-            unavailable()
+            "unavailable"
         }
-        Err(_) => unavailable(),
+        Err(_) => "unavailable",
+    };
+    let mut body = serde_json::json!({ "status": "ok", "database": database });
+    let mut ready = database == "ok";
+    if let Some(cluster) = &state.cluster {
+        // Without Redis this node still serves its own sockets and REST, but
+        // not as part of the cluster: degraded, and not ready (the contract).
+        let connected = cluster.is_connected();
+        body["backplane"] = if connected { "ok" } else { "unavailable" }.into();
+        if ready && !connected {
+            body["status"] = "degraded".into();
+        }
+        ready &= connected;
     }
-}
-
-fn unavailable() -> (StatusCode, Json<serde_json::Value>) {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(serde_json::json!({ "status": "unavailable", "database": "unavailable" })),
-    )
+    if database != "ok" {
+        body["status"] = "unavailable".into();
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
 /// Prometheus text exposition. With `metrics_token` set, only for

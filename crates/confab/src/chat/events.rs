@@ -63,6 +63,24 @@ pub enum ServerEvent {
     RoomDeleted,
 }
 
+/// Every `type` a [`ServerEvent`] may have: what [`ServerEvent::kind`] returns.
+pub const KINDS: &[&str] = &[
+    "connection_established",
+    "chat_message",
+    "typing",
+    "user_joined",
+    "user_left",
+    "member_added",
+    "member_removed",
+    "message_read",
+    "message_deleted",
+    "notification",
+    "error",
+    "pong",
+    "resync_required",
+    "room_deleted",
+];
+
 impl ServerEvent {
     /// The frame's `type`, for metrics.
     pub fn kind(&self) -> &'static str {

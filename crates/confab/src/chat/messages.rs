@@ -128,6 +128,40 @@ pub async fn mark_read(
     present_one(store.reader(), user.id, message).await
 }
 
+/// What a node missed of a room's messages, as they were broadcast.
+pub enum Missed {
+    /// The live messages with sequence numbers in the range, oldest first,
+    /// each with its sequence number (deleted ones are left out).
+    Messages(Vec<(i64, Message)>),
+    /// More than the limit: the room's sockets are told to resync instead.
+    TooMany,
+}
+
+/// The messages of `room_id` numbered `after_seq + 1 ..= up_to_seq`, as the
+/// broadcast carried them (`is_read` false, `read_count` 0), or
+/// [`Missed::TooMany`] when that is more than `max`. A node that saw a gap in
+/// a room's sequence (a notice lost between nodes) fills it from here: the
+/// database is the truth, the backplane only says where to look.
+pub async fn missed(store: &Store, room_id: i64, after_seq: i64, up_to_seq: i64, max: u64) -> Result<Missed> {
+    if up_to_seq <= after_seq {
+        return Ok(Missed::Messages(Vec::new()));
+    }
+    if up_to_seq.saturating_sub(after_seq) as u64 > max {
+        return Ok(Missed::TooMany);
+    }
+    let db = store.reader();
+    let rows: Vec<messages::Model> =
+        store::messages::find_by_seq_ranges(db, &[(room_id, after_seq.saturating_add(1), up_to_seq)])
+            .await?
+            .into_iter()
+            .filter(|m| !m.is_deleted)
+            .collect();
+    let seqs: Vec<i64> = rows.iter().map(|m| m.seq).collect();
+    // Nobody's view: not read, no readers yet, as in the broadcast.
+    let presented = present(db, 0, rows, &HashMap::new(), &HashMap::new()).await?;
+    Ok(Missed::Messages(seqs.into_iter().zip(presented).collect()))
+}
+
 pub(crate) async fn present_one<C: ConnectionTrait>(
     db: &C,
     viewer_id: i64,

@@ -7,11 +7,14 @@
 //! carry them to other nodes before any socket sees them, and tests can read
 //! them without sockets.
 
+use serde::{Deserialize, Serialize};
+
 use super::events::ServerEvent;
 use super::types::UserRef;
 
-/// Who receives an event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Who receives an event. Plain data (serializable), so other nodes can be told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Audience {
     /// Every socket following the room, room sockets and user sockets alike.
     Room(i64),
@@ -118,6 +121,15 @@ impl Outbox {
 /// implements it; the domain never sees sockets or nodes.
 pub trait Publisher: Send + Sync {
     fn publish(&self, outbox: Outbox);
+
+    /// Publishes `outbox`, then runs `then` once it is on its way to this
+    /// node's sockets behind everything published before about `room` (so
+    /// an answer to a client comes after the echoes it follows).
+    fn publish_then(&self, room: i64, outbox: Outbox, then: Box<dyn FnOnce() + Send>) {
+        let _ = room;
+        self.publish(outbox);
+        then();
+    }
 }
 
 /// Keeps what was published, for tests of the domain without sockets.

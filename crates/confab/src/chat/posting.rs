@@ -167,9 +167,10 @@ impl Poster {
 impl BatchWriter for Poster {
     type Job = PostJob;
     type Output = Result<(Message, Posted)>;
-    type Effects = Outbox;
+    /// The post's room and what it caused there.
+    type Effects = (i64, Outbox);
 
-    async fn write(&self, jobs: Vec<PostJob>) -> Vec<(Self::Output, Outbox)> {
+    async fn write(&self, jobs: Vec<PostJob>) -> Vec<(Self::Output, Self::Effects)> {
         let mut posts: Vec<Post> = jobs.into_iter().map(Post::new).collect();
         match self.write_batch(&mut posts).await {
             Ok(()) => {}
@@ -207,13 +208,14 @@ impl BatchWriter for Poster {
         let mut written = Vec::with_capacity(posts.len());
         for index in 0..posts.len() {
             let output = self.answer(&mut posts, index).await;
-            written.push((output, std::mem::take(&mut posts[index].outbox)));
+            let effects = (posts[index].room_id, std::mem::take(&mut posts[index].outbox));
+            written.push((output, effects));
         }
         written
     }
 
-    fn publish(&self, outbox: Outbox) {
-        self.publisher.publish(outbox);
+    fn publish(&self, (room, outbox): (i64, Outbox), answer: Box<dyn FnOnce() + Send>) {
+        self.publisher.publish_then(room, outbox, answer);
     }
 }
 

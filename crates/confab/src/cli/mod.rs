@@ -59,14 +59,6 @@ impl GlobalRole {
 
 pub async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     tracing::info!(?config, "starting");
-    if config.redis_url.is_some() {
-        // Set, it would suggest a cluster that does not exist yet: say so
-        // loudly rather than let nodes silently miss each other's events.
-        tracing::warn!(
-            "redis_url is set, but this version has no Redis backplane yet: each node delivers \
-             live events only to its own sockets (run one node, or wait for the cluster release)"
-        );
-    }
     let server = Server::build(config).await?;
     let state = server.state().clone();
     if demo {

@@ -15,6 +15,16 @@ pub trait Backplane: Send + Sync + 'static {
     /// Hands `notices` over for delivery, in order. Never waits on the network:
     /// a backplane that must, queues.
     fn publish(&self, notices: Vec<Notice>);
+
+    /// Publishes `outbox`, then runs `then` once this node's sockets have
+    /// been handed what was published about `room` so far: a post's answer
+    /// to its sender comes after the echoes of the posts before it. This
+    /// node's hub is handed everything at once by default.
+    fn publish_then(&self, room: i64, outbox: Outbox, then: Box<dyn FnOnce() + Send>) {
+        let _ = room;
+        Backplane::publish(self, outbox.into_notices());
+        then();
+    }
 }
 
 /// The use cases' [`Publisher`] is whichever backplane the node runs.
@@ -23,6 +33,10 @@ impl<B: Backplane + ?Sized> Publisher for B {
         if !outbox.is_empty() {
             Backplane::publish(self, outbox.into_notices());
         }
+    }
+
+    fn publish_then(&self, room: i64, outbox: Outbox, then: Box<dyn FnOnce() + Send>) {
+        Backplane::publish_then(self, room, outbox, then);
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 
-use crate::chat::events::ServerEvent;
+use crate::chat::events::{ServerEvent, KINDS};
 
 /// An encoded event and what the fan-out needs to know about it.
 #[derive(Clone, Debug)]
@@ -47,6 +47,20 @@ impl Frame {
             message_id,
             seq,
             kind: event.kind(),
+            encoded_at: Instant::now(),
+            text: Utf8Bytes::from(text),
+            tagged: OnceLock::new(),
+        }
+    }
+
+    /// A frame another node encoded (see [`crate::realtime::cluster`]): its
+    /// text is used as it came; `kind` is one of [`KINDS`] (else `other`).
+    pub fn from_wire(room: Option<i64>, seq: Option<i64>, message_id: Option<i64>, kind: &str, text: String) -> Frame {
+        Frame {
+            room,
+            message_id,
+            seq,
+            kind: KINDS.iter().copied().find(|k| *k == kind).unwrap_or("other"),
             encoded_at: Instant::now(),
             text: Utf8Bytes::from(text),
             tagged: OnceLock::new(),
@@ -107,5 +121,9 @@ mod tests {
         let tagged = encode(ServerEvent::Pong, Some(4));
         assert_eq!(tagged.tagged_text().as_str(), r#"{"room":4,"type":"pong"}"#);
         assert_eq!(tagged.text.as_str(), r#"{"type":"pong"}"#);
+
+        let relayed = Frame::from_wire(Some(4), Some(9), None, "pong", tagged.text.to_string());
+        assert_eq!((relayed.kind, relayed.tagged_text()), ("pong", tagged.tagged_text()));
+        assert_eq!(Frame::from_wire(None, None, None, "made-up", "{}".into()).kind, "other");
     }
 }

@@ -4,6 +4,8 @@
 //!   fan-out into a shared [`frame::Frame`].
 //! - [`backplane`]: the [`backplane::Backplane`] every outbox goes through on
 //!   its way to the hubs of every node; [`backplane::LocalBackplane`] for one node.
+//! - [`cluster`]: several nodes as one server, through Redis: the cluster's
+//!   backplane, presence and budgets.
 //! - [`hub`]: who listens to which room on this node, presence, bounded
 //!   per-socket queues.
 //! - [`client_frame`]: what a client may send, parsed once into an enum.
@@ -15,6 +17,7 @@
 
 pub mod backplane;
 pub mod client_frame;
+pub mod cluster;
 pub mod frame;
 pub mod hub;
 pub mod revocation;

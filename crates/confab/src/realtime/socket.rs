@@ -22,6 +22,7 @@ use futures::SinkExt;
 use tracing::Instrument;
 
 use super::client_frame::{self, ClientFrame};
+use super::cluster::ClusterSocket;
 use super::frame::Frame;
 use super::hub::{CloseFlag, CloseReason, FrameReceiver, FrameSender};
 use crate::api::input::Path;
@@ -216,7 +217,7 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         Ok(user) => user,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
-    let Some(_slot) = state.limits.sockets_per_user.try_take(user.id) else {
+    let Some(_slots) = Box::pin(take_socket_slots(&state, user.id)).await else {
         return close_with(socket, close::TRY_AGAIN, "too many sockets").await;
     };
     let stall = stall_timeout(&state);
@@ -224,6 +225,10 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
     // this point reaches the queue, whatever committed before is in the replay;
     // the overlap is dropped by message id below.
     let mut subscription = state.hub.subscribe(room_id, user.as_ref());
+    if let Some(cluster) = &state.cluster {
+        Box::pin(cluster.watch(&[room_id])).await;
+        subscription.online = Box::pin(cluster.online(room_id)).await;
+    }
     let Ok(room) = Box::pin(rooms::get(&state.store, &user, room_id)).await else {
         return close_with(socket, close::NOT_FOUND, "no such room").await;
     };
@@ -269,7 +274,7 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
         Ok(user) => user,
         Err((code, reason)) => return close_with(socket, code, reason).await,
     };
-    let Some(_slot) = state.limits.sockets_per_user.try_take(user.id) else {
+    let Some(_slots) = Box::pin(take_socket_slots(&state, user.id)).await else {
         return close_with(socket, close::TRY_AGAIN, "too many sockets").await;
     };
     let stall = stall_timeout(&state);
@@ -278,6 +283,9 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
     };
     // Subscribed before the replay reads the store, as on the room socket.
     let mut subscription = state.hub.subscribe_user(user.as_ref(), &room_ids);
+    if let Some(cluster) = &state.cluster {
+        Box::pin(cluster.watch(&room_ids)).await;
+    }
     let established = ServerEvent::UserConnectionEstablished {
         user: user.as_ref(),
         rooms: room_ids.clone(),
@@ -315,6 +323,44 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
         replayed,
     )
     .await;
+}
+
+/// A place for one more socket of `user` (`ws_max_sockets_per_user`): on
+/// this node, and in a cluster across all nodes. Held for the socket's life.
+async fn take_socket_slots(state: &AppState, user: i64) -> Option<(crate::limits::Slot<i64>, Option<ClusterSocket>)> {
+    let here = state.limits.sockets_per_user.try_take(user)?;
+    let cluster = match &state.cluster {
+        Some(cluster) => Some(cluster.take_socket(user).await?),
+        None => None,
+    };
+    Some((here, cluster))
+}
+
+/// Spends one of `user`'s socket budget, a post's (`ws_message_rate`) or any
+/// other frame's (`ws_frame_rate`): this node's, then in a cluster the
+/// cluster's. `Err` holds the seconds to wait.
+async fn spend_budget(state: &AppState, user: i64, post: bool) -> Result<(), u64> {
+    let config = &state.config;
+    let (here, name, rate, burst) = if post {
+        (
+            &state.limits.socket_posts,
+            "posts",
+            config.ws_message_rate,
+            config.ws_message_burst,
+        )
+    } else {
+        (
+            &state.limits.socket_frames,
+            "frames",
+            config.ws_frame_rate,
+            config.ws_frame_burst,
+        )
+    };
+    here.check(&user)?;
+    match &state.cluster {
+        Some(cluster) => cluster.spend(name, user, rate, burst).await,
+        None => Ok(()),
+    }
 }
 
 /// The user socket's `after=<room>:<id>,...`: one point per room (the
@@ -687,7 +733,7 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
     let parsed = client_frame::parse(text);
     let is_post = matches!(&parsed, Ok(incoming) if matches!(incoming.frame, Ok(ClientFrame::ChatMessage(_))));
     if !is_post {
-        if let Err(retry_after_secs) = state.limits.socket_frames.check(&user.id) {
+        if let Err(retry_after_secs) = spend_budget(state, user.id, false).await {
             return answers.send(Some(error_to_frame(&Error::RateLimited { retry_after_secs })));
         }
     }
@@ -759,7 +805,7 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
             };
             // Over the budget, the post is refused in its lane without a
             // transaction, so its answer keeps its place among the others.
-            let queued = match state.limits.socket_posts.check(&user.id) {
+            let queued = match spend_budget(state, user.id, true).await {
                 Ok(()) => {
                     let input = move || NewMessageInput::read(fields);
                     posting::enqueue(&state.posts, user, room_id, input, reply).await

@@ -19,6 +19,8 @@
 
 mod presence;
 
+pub use self::presence::PresenceChanges;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -134,6 +136,12 @@ struct Inner {
     next_id: AtomicU64,
     /// Capacity of each socket's queue, in frames.
     queue_capacity: usize,
+    /// Set in a cluster: a user's first socket in a room on this node, or
+    /// their last one closing, is reported here instead of announced, and
+    /// the cluster's presence decides whether it is an arrival or departure
+    /// for the whole cluster (`user_joined`/`user_left` once per user, not
+    /// once per node).
+    cluster_presence: OnceLock<Arc<PresenceChanges>>,
 }
 
 #[derive(Default)]
@@ -251,8 +259,15 @@ impl Hub {
                 users: (0..SHARDS).map(|_| Mutex::default()).collect(),
                 next_id: AtomicU64::new(1),
                 queue_capacity: queue_capacity.max(1),
+                cluster_presence: OnceLock::new(),
             }),
         }
+    }
+
+    /// From now on, reports presence changes to `changes` instead of
+    /// announcing them (see `Inner::cluster_presence`). Set once, at start.
+    pub fn report_presence_to(&self, changes: Arc<PresenceChanges>) {
+        let _ = self.inner.cluster_presence.set(changes);
     }
 
     fn rooms(&self, room: i64) -> MutexGuard<'_, HashMap<i64, RoomChannel>> {
@@ -278,16 +293,20 @@ impl Hub {
     pub fn apply(&self, notice: &Notice) {
         match notice {
             Notice::Event { audience, seq, event } => {
-                let frame = Frame::encode(event, audience.room(), *seq);
-                match *audience {
-                    Audience::Room(room) => self.publish(room, &frame),
-                    Audience::RoomExcept { room, user } => self.publish_to_others(room, &frame, user),
-                    Audience::User(user) => self.publish_to_user(user, &frame),
-                }
+                self.deliver(*audience, &Frame::encode(event, audience.room(), *seq));
             }
             Notice::Follow { room, user } => self.follow(*room, user),
             Notice::Disconnect { room, user } => self.disconnect(*room, *user),
             Notice::CloseRoom { room } => self.close_room(*room),
+        }
+    }
+
+    /// Offers an encoded event to its audience.
+    pub fn deliver(&self, audience: Audience, frame: &Frame) {
+        match audience {
+            Audience::Room(room) => self.publish(room, frame),
+            Audience::RoomExcept { room, user } => self.publish_to_others(room, frame, user),
+            Audience::User(user) => self.publish_to_user(user, frame),
         }
     }
 
@@ -351,8 +370,13 @@ impl Hub {
         let mut rooms = self.rooms(room);
         let channel = rooms.entry(room).or_default();
         if channel.presence.arrive(user) {
-            let frame = Frame::encode(&ServerEvent::UserJoined { user: user.clone() }, Some(room), None);
-            deliver(channel, &frame, |_| true);
+            match self.inner.cluster_presence.get() {
+                Some(changes) => changes.mark(room),
+                None => {
+                    let frame = Frame::encode(&ServerEvent::UserJoined { user: user.clone() }, Some(room), None);
+                    deliver(channel, &frame, |_| true);
+                }
+            }
         }
         channel.subscribers.push(Subscriber {
             outlet,
@@ -364,7 +388,7 @@ impl Hub {
 
     /// `user` became a member of `room`: their user-level sockets start
     /// receiving its frames.
-    fn follow(&self, room: i64, user: &UserRef) {
+    pub(crate) fn follow(&self, room: i64, user: &UserRef) {
         let mut users = self.users(user.id);
         let Some(sockets) = users.get_mut(&user.id) else { return };
         for socket in sockets.iter_mut().filter(|s| s.user_level && !s.rooms.contains(&room)) {
@@ -404,7 +428,7 @@ impl Hub {
         let Some(channel) = rooms.get_mut(&room) else {
             return Vec::new();
         };
-        let removed = remove(channel, room, matches, reason);
+        let removed = remove(channel, room, matches, reason, self.inner.cluster_presence.get());
         if channel.subscribers.is_empty() {
             rooms.remove(&room);
         }
@@ -431,6 +455,7 @@ impl Hub {
                 room,
                 |s| gone.contains(&s.outlet.id),
                 |_| Some(CloseReason::SlowConsumer),
+                self.inner.cluster_presence.get(),
             );
         }
     }
@@ -454,11 +479,14 @@ impl Hub {
 
     /// Cuts off every socket of `room` (the room was deleted): user-level
     /// sockets get `room_deleted` and stop following it, room sockets close.
-    fn close_room(&self, room: i64) {
+    pub(crate) fn close_room(&self, room: i64) {
         let frame = Frame::encode(&ServerEvent::RoomDeleted, Some(room), None);
         self.publish_filtered(room, &frame, |s| s.user_level);
         let channel = self.rooms(room).remove(&room);
         let Some(channel) = channel else { return };
+        if let Some(changes) = self.inner.cluster_presence.get() {
+            changes.mark(room);
+        }
         for subscriber in channel.subscribers {
             if !subscriber.user_level {
                 subscriber.outlet.cut_off(CloseReason::RoomClosed);
@@ -478,7 +506,7 @@ impl Hub {
 
     /// Cuts off `user_id`'s sockets in `room` (they were removed from it):
     /// room sockets close, user-level sockets stop following it.
-    fn disconnect(&self, room: i64, user_id: i64) {
+    pub(crate) fn disconnect(&self, room: i64, user_id: i64) {
         let mut users = self.users(user_id);
         let closing = |s: &Subscriber| (!s.user_level).then_some(CloseReason::Removed);
         let removed = self.remove_from_room(room, |s| s.user_id == user_id, closing);
@@ -498,6 +526,25 @@ impl Hub {
             .get(&room)
             .map(|c| c.presence.list())
             .unwrap_or_default()
+    }
+
+    /// Whether any socket of this node listens to `room`.
+    pub fn has_room(&self, room: i64) -> bool {
+        self.rooms(room).contains_key(&room)
+    }
+
+    /// Every room some socket of this node listens to.
+    pub fn rooms_listened(&self) -> Vec<i64> {
+        let mut ids = Vec::new();
+        for shard in self.inner.rooms.iter() {
+            ids.extend(lock(shard).keys().copied());
+        }
+        ids
+    }
+
+    /// Whether `user` has a socket open on this node.
+    pub fn has_user(&self, user: i64) -> bool {
+        self.users(user).contains_key(&user)
     }
 
     /// Every user with a socket open on this node.
@@ -559,6 +606,7 @@ fn remove(
     room: i64,
     matches: impl Fn(&Subscriber) -> bool,
     reason: impl Fn(&Subscriber) -> Option<CloseReason>,
+    cluster_presence: Option<&Arc<PresenceChanges>>,
 ) -> Vec<(u64, i64)> {
     let mut gone = Vec::new();
     channel.subscribers.retain(|s| {
@@ -572,7 +620,12 @@ fn remove(
         false
     });
     for &(_, user_id) in &gone {
-        if let Some(user) = channel.presence.depart(user_id) {
+        let Some(user) = channel.presence.depart(user_id) else {
+            continue;
+        };
+        if let Some(changes) = cluster_presence {
+            changes.mark(room);
+        } else {
             let frame = Frame::encode(&ServerEvent::UserLeft { user }, Some(room), None);
             // Best effort: a full queue here is cut off by the next publish.
             let _ = deliver(channel, &frame, |_| true);

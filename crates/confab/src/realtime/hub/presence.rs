@@ -2,7 +2,8 @@
 //! A user's first socket is their arrival (`user_joined`), their last one
 //! closing is their departure (`user_left`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use crate::chat::types::UserRef;
 
@@ -38,6 +39,40 @@ impl Presence {
         let mut users: Vec<UserRef> = self.online.values().map(|(u, _)| u.clone()).collect();
         users.sort_by_key(|u| u.id);
         users
+    }
+}
+
+/// Rooms whose local presence changed (a user's first socket on this node
+/// opened, or their last one closed) since the cluster's presence last
+/// looked: a set, so a burst of changes costs one look per room, and its size
+/// is bounded by the number of rooms.
+#[derive(Default)]
+pub struct PresenceChanges {
+    rooms: Mutex<HashSet<i64>>,
+    wake: tokio::sync::Notify,
+}
+
+impl PresenceChanges {
+    pub fn mark(&self, room: i64) {
+        let first = self.rooms.lock().unwrap_or_else(|p| p.into_inner()).insert(room);
+        if first {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Wakes whoever waits in [`Self::changed`] without marking a room.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The rooms marked since the last call; empties the set.
+    pub fn take(&self) -> HashSet<i64> {
+        std::mem::take(&mut *self.rooms.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Completes once a room is marked (at once if one was marked meanwhile).
+    pub async fn changed(&self) {
+        self.wake.notified().await;
     }
 }
 
