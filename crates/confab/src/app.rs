@@ -303,6 +303,7 @@ impl Server {
                 store.clone(),
                 state.hub.clone(),
                 Duration::from_secs(config.ws_ping_interval),
+                state.cluster.is_some(),
             )),
         ];
         let shutdown = async move {

@@ -449,6 +449,9 @@ async fn three_nodes_are_one_server(backend: Backend) {
     let metrics = metrics.text().await.unwrap();
     assert!(metrics.contains("backplane_received_total"), "{metrics}");
     assert!(metrics.contains("backplane_lag_seconds"), "{metrics}");
+    assert!(metrics.contains("backplane_connected 1"), "{metrics}");
+    // The subscription stayed up through the heartbeats' pings.
+    assert!(!metrics.contains("backplane_reconnects_total"), "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,6 +92,61 @@ async fn revoked_users_lose_their_open_sockets_within_a_ping_interval() {
     assert_eq!(next_of(&mut alice_room, "pong").await["type"], "pong");
 }
 
+/// In a cluster a node may miss a removal's or a deletion's notice (Redis
+/// loses notices); the membership sweep reads the truth from the database.
+#[tokio::test]
+async fn the_membership_sweep_catches_lost_removals_and_deletions() {
+    let app = spawn_app().await;
+    let (alice, bob, carol) = (
+        app.developer("alice").await,
+        app.developer("bob").await,
+        app.developer("carol").await,
+    );
+    let room = app.room(&alice, "ops", "private").await;
+    let doomed = app.room(&alice, "doomed", "private").await;
+    app.add_member(room, &alice, &bob, "member").await;
+    app.add_member(doomed, &alice, &carol, "member").await;
+    let (mut bob_room, _) = established(&app, room, &bob).await;
+    let mut bob_all = connect_user_socket(&app, &bob, "").await;
+    assert_eq!(next_json(&mut bob_all).await["type"], "connection_established");
+    let (mut carol_room, _) = established(&app, doomed, &carol).await;
+    let (mut alice_room, _) = established(&app, room, &alice).await;
+    assert_eq!(next_of(&mut bob_all, "user_joined").await["user"]["id"], alice.id);
+
+    // Changed in the database only: no notice reaches this node's hub.
+    let store = &app.state.store;
+    let membership = confab::store::members::find(store.reader(), room, bob.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let txn = store.begin().await.unwrap();
+    confab::store::members::delete(&txn, membership.id).await.unwrap();
+    confab::store::rooms::deactivate(&txn, doomed).await.unwrap();
+    txn.commit().await.unwrap();
+    let cut = confab::realtime::revocation::sweep_memberships(store, &app.state.hub).await;
+    assert_eq!(cut.unwrap(), 2, "bob in ops (both his sockets), carol in doomed");
+
+    let closed = async {
+        closes_with(&mut bob_room, 4003).await;
+        closes_with(&mut carol_room, 4004).await;
+    };
+    tokio::time::timeout(WITHIN, closed).await.expect("closed at once");
+    // Bob's user socket stays, and hears the room no more.
+    send(&mut alice_room, json!({"type": "chat_message", "content": "after"})).await;
+    assert_eq!(
+        next_of(&mut alice_room, "chat_message").await["message"]["content"],
+        "after"
+    );
+    send(&mut bob_all, json!({"type": "ping"})).await;
+    assert_eq!(
+        next_json(&mut bob_all).await["type"],
+        "pong",
+        "no frame of the room first"
+    );
+    let again = confab::realtime::revocation::sweep_memberships(store, &app.state.hub).await;
+    assert_eq!(again.unwrap(), 0, "nothing left to cut");
+}
+
 #[tokio::test]
 async fn logout_blacklists_the_refresh_token() {
     let app = spawn_app().await;

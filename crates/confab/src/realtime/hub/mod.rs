@@ -542,6 +542,20 @@ impl Hub {
         ids
     }
 
+    /// Every `(room, user)` with a socket of the user listening to the room here.
+    pub fn listeners(&self) -> Vec<(i64, i64)> {
+        let mut pairs = Vec::new();
+        for shard in self.inner.rooms.iter() {
+            for (&room, channel) in lock(shard).iter() {
+                let mut users: Vec<i64> = channel.subscribers.iter().map(|s| s.user_id).collect();
+                users.sort_unstable();
+                users.dedup();
+                pairs.extend(users.into_iter().map(|user| (room, user)));
+            }
+        }
+        pairs
+    }
+
     /// Whether `user` has a socket open on this node.
     pub fn has_user(&self, user: i64) -> bool {
         self.users(user).contains_key(&user)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The cluster benchmarks of docs/benchmarks.md, in one run on PostgreSQL:
+# the same two shapes (100 rooms x 50 members at 1,000 msg/s, 1 room x 1,000
+# members at 200 msg/s) against
+#   single     one node, no Redis, clients straight on it (the ceiling);
+#   cluster-1  one node with Redis behind nginx (what the hop costs alone);
+#   cluster-3  three nodes with Redis behind nginx, round robin.
+# Results go to bench-results/cluster/<setup>-<shape>.{txt,json}.
+#
+#   scripts/bench-cluster.sh              # all three setups
+#   scripts/bench-cluster.sh cluster-3    # one of them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+wanted=("$@")
+out=bench-results/cluster
+mkdir -p "$out"
+cargo build --release --locked -p confab -p confab-bench
+export CLUSTER_BIN=target/release/confab
+
+# The per-user budgets are for people, not for a load generator.
+export CONFAB_WS_MESSAGE_RATE=1000000 CONFAB_WS_MESSAGE_BURST=1000000
+export CONFAB_WS_FRAME_RATE=1000000 CONFAB_WS_FRAME_BURST=1000000
+export CONFAB_REST_WRITE_RATE=1000000 CONFAB_REST_WRITE_BURST=1000000
+export CONFAB_WS_MAX_SOCKETS_PER_USER=1000000 CONFAB_MAX_CONNECTIONS=100000
+export CONFAB_LOG=${CONFAB_LOG:-warn}
+export CONFAB_ACCESS_TOKEN_LIFETIME=3600
+ulimit -n "$(ulimit -Hn)"
+
+fresh_database() {
+    psql -q -h 127.0.0.1 -U postgres -c 'DROP DATABASE IF EXISTS confab_bench' -c 'CREATE DATABASE confab_bench'
+    export CONFAB_DATABASE_URL=postgres://postgres@127.0.0.1:5432/confab_bench
+}
+
+shapes() { # setup, url
+    local setup=$1 url=$2
+    local bench=(target/release/confab-bench --url "$url"
+        --create-users-cmd "$CLUSTER_BIN user create {username} --developer --password-stdin")
+    echo "== $setup fanout-100x50"
+    "${bench[@]}" --json "$out/$setup-fanout-100x50.json" fanout --rooms 100 --members 50 --rate 1000 --duration 20 \
+        | tee "$out/$setup-fanout-100x50.txt" || echo "!! exited with status $?"
+    echo "== $setup fanout-1x1000-200"
+    "${bench[@]}" --json "$out/$setup-fanout-1x1000-200.json" fanout --rooms 1 --members 1000 --senders 10 --rate 200 --duration 20 \
+        | tee "$out/$setup-fanout-1x1000-200.txt" || echo "!! exited with status $?"
+}
+
+want() {
+    [ ${#wanted[@]} -eq 0 ] || [[ " ${wanted[*]} " =~ " $1 " ]]
+}
+
+if want single; then
+    fresh_database
+    data=$(mktemp -d)
+    CONFAB_DATA_DIR=$data CONFAB_BIND=127.0.0.1:8090 "$CLUSTER_BIN" serve &
+    server=$!
+    until curl -sf http://127.0.0.1:8090/readyz >/dev/null; do sleep 0.2; done
+    shapes single http://127.0.0.1:8090
+    kill $server
+    wait $server || true
+    rm -rf "$data"
+fi
+
+for nodes in 1 3; do
+    want "cluster-$nodes" || continue
+    fresh_database
+    CLUSTER_NODES=$nodes CLUSTER_DEMO=0 CLUSTER_DATABASE_URL=$CONFAB_DATABASE_URL CLUSTER_PORT=8080 \
+        scripts/cluster.sh &
+    cluster=$!
+    until curl -sf http://127.0.0.1:8080/readyz >/dev/null; do
+        kill -0 $cluster 2>/dev/null || { echo "the cluster did not start" >&2; exit 1; }
+        sleep 0.5
+    done
+    shapes "cluster-$nodes" http://127.0.0.1:8080
+    kill $cluster
+    wait $cluster || true
+done
