@@ -32,16 +32,38 @@ fresh_database() {
     export CONFAB_DATABASE_URL=postgres://postgres@127.0.0.1:5432/confab_bench
 }
 
+# CPU seconds (user + system) used so far by every process named $1.
+cpu_of() {
+    local total=0 pid
+    for pid in $(pgrep -x "$1"); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "scale=1; $total / $(getconf CLK_TCK)" | bc
+}
+
+# Runs one fanout scenario; while it sends (not while it sets up accounts
+# and sockets), counts the CPU seconds of the nodes, nginx and Redis.
+scenario() { # name, setup, url, fanout arguments...
+    local name=$1 setup=$2 url=$3
+    shift 3
+    local log="$out/$setup-$name.txt"
+    echo "== $setup $name"
+    target/release/confab-bench --url "$url" --json "$out/$setup-$name.json" \
+        --create-users-cmd "$CLUSTER_BIN user create {username} --developer --password-stdin" \
+        fanout "$@" >"$log" 2>"$log.progress" &
+    local bench=$!
+    until grep -q sending "$log.progress" 2>/dev/null || ! kill -0 $bench 2>/dev/null; do sleep 0.1; done
+    local before=() after=() process
+    for process in confab nginx redis-server; do before+=("$(cpu_of $process)"); done
+    wait $bench || echo "!! exited with status $?"
+    for process in confab nginx redis-server; do after+=("$(cpu_of $process)"); done
+    cat "$log"
+    echo "  CPU seconds while sending   nodes $(echo "${after[0]} - ${before[0]}" | bc)  nginx $(echo "${after[1]} - ${before[1]}" | bc)  redis $(echo "${after[2]} - ${before[2]}" | bc)" | tee -a "$log"
+}
+
 shapes() { # setup, url
-    local setup=$1 url=$2
-    local bench=(target/release/confab-bench --url "$url"
-        --create-users-cmd "$CLUSTER_BIN user create {username} --developer --password-stdin")
-    echo "== $setup fanout-100x50"
-    "${bench[@]}" --json "$out/$setup-fanout-100x50.json" fanout --rooms 100 --members 50 --rate 1000 --duration 20 \
-        | tee "$out/$setup-fanout-100x50.txt" || echo "!! exited with status $?"
-    echo "== $setup fanout-1x1000-200"
-    "${bench[@]}" --json "$out/$setup-fanout-1x1000-200.json" fanout --rooms 1 --members 1000 --senders 10 --rate 200 --duration 20 \
-        | tee "$out/$setup-fanout-1x1000-200.txt" || echo "!! exited with status $?"
+    scenario fanout-100x50 "$1" "$2" --rooms 100 --members 50 --rate 1000 --duration 20
+    scenario fanout-1x1000-200 "$1" "$2" --rooms 1 --members 1000 --senders 10 --rate 200 --duration 20
 }
 
 want() {

@@ -561,27 +561,59 @@ async fn presence_typing_removal_and_deletion_cross_nodes() {
     assert_eq!(next_of(&mut cat_all, "room_deleted").await["room"], room);
 }
 
-/// Budgets hold across nodes: a user's sockets, counted on every node.
+/// Budgets hold across nodes: a user's sockets and frame rate, counted on every node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_socket_cap_holds_across_nodes() {
+async fn budgets_hold_across_nodes() {
     let Some(mut cluster) = Cluster::start(0, Backend::Postgres, None).await else {
         return;
     };
     // Nodes with a cap of 2 sockets per user.
     for _ in 0..2 {
-        let cap = [("CONFAB_WS_MAX_SOCKETS_PER_USER", "2")];
+        let cap = [
+            ("CONFAB_WS_MAX_SOCKETS_PER_USER", "2"),
+            ("CONFAB_WS_FRAME_RATE", "1"),
+            ("CONFAB_WS_FRAME_BURST", "4"),
+        ];
         let node = Node::start(&cluster.database_url, &cluster.redis_url, &cluster.prefix, &cap);
         cluster.nodes.push(node);
     }
     let users = cluster.users(&["ann"]).await;
     let ann = &users[0];
     let room = cluster.room(0, ann, &[]).await;
-    let _first = cluster.socket(0, ann, room, "").await;
-    let _second = cluster.socket(1, ann, room, "").await;
+    let mut first = cluster.socket(0, ann, room, "").await;
+    let mut second = cluster.socket(1, ann, room, "").await;
+    // Three pings on each node: within each node's burst of 4, beyond the user's.
+    for socket in [&mut first, &mut second] {
+        for _ in 0..3 {
+            socket
+                .send(Message::text(json!({"type": "ping"}).to_string()))
+                .await
+                .unwrap();
+        }
+    }
+    let mut answers = Vec::new();
+    for socket in [&mut first, &mut second] {
+        for _ in 0..3 {
+            let frame = next_json(socket).await;
+            answers.push(if frame["type"] == "error" {
+                frame["code"].clone()
+            } else {
+                frame["type"].clone()
+            });
+        }
+    }
+    let pongs = answers.iter().filter(|a| *a == "pong").count();
+    assert_eq!(pongs, 4, "one burst of 4 for the user across both nodes: {answers:?}");
+    assert_eq!(
+        answers.iter().filter(|a| *a == "rate_limited").count(),
+        2,
+        "{answers:?}"
+    );
+
     let url = format!("ws://{}/ws/chat/{room}/?token={}", cluster.nodes[0].addr, ann.token);
     let (mut third, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     expect_close(&mut third, 1013).await;
-    drop(_second);
+    drop(second);
     // Once one closes, its place is free again (the release is asynchronous).
     let deadline = Instant::now() + WAIT;
     loop {

@@ -118,6 +118,15 @@ impl Cluster {
     /// Counts a socket of `user` across the cluster, or `None` when they hold
     /// `ws_max_sockets_per_user` already. Call after the node's own count.
     pub async fn take_socket(self: &Arc<Self>, user: i64) -> Option<ClusterSocket> {
+        if !self.is_connected() {
+            // Not counted there: the next heartbeat that gets through rewrites the counts.
+            self.counts_stale.store(true, Ordering::Release);
+            return Some(ClusterSocket {
+                cluster: self.clone(),
+                user,
+                counted: false,
+            });
+        }
         let mut redis = self.redis.clone();
         let taken: redis::RedisResult<i64> = scripts()
             .take
@@ -148,6 +157,10 @@ impl Cluster {
     /// sustained, `burst` at once), or says in how many seconds to retry.
     /// Call after the node's own budget allowed it.
     pub async fn spend(&self, budget: &str, user: i64, per_second: u32, burst: u32) -> Result<(), u64> {
+        if !self.is_connected() {
+            // No frame waits for a Redis that is away; the node's own budget applied.
+            return Ok(());
+        }
         let mut redis = self.redis.clone();
         let interval_ms = (1000 / per_second.max(1)).max(1);
         let wait_ms: redis::RedisResult<u64> = scripts()

@@ -185,9 +185,11 @@ impl Cluster {
     /// before Redis has heard of them), by id. With Redis down, this node's only.
     pub async fn online(&self, room: i64) -> Vec<UserRef> {
         let mut users = self.hub.online(room);
-        match presence::online(self, room).await {
-            Ok(elsewhere) => users.extend(elsewhere),
-            Err(error) => self.command_failed("read the presence of a room", &error),
+        if self.is_connected() {
+            match presence::online(self, room).await {
+                Ok(elsewhere) => users.extend(elsewhere),
+                Err(error) => self.command_failed("read the presence of a room", &error),
+            }
         }
         users.sort_by_key(|u| u.id);
         users.dedup_by_key(|u| u.id);

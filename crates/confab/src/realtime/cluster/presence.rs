@@ -158,9 +158,16 @@ pub async fn run(cluster: Arc<Cluster>) {
     let mut beat = tokio::time::interval(cluster.heartbeat);
     beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let heartbeat = tokio::select! {
-            _ = beat.tick() => true,
-            _ = cluster.presence_changes.changed() => false,
+        // While Redis does not answer, changes wait for the next heartbeat
+        // instead of retrying (and failing) at once, over and over.
+        let heartbeat = if cluster.commands_ok.load(Ordering::Acquire) {
+            tokio::select! {
+                _ = beat.tick() => true,
+                _ = cluster.presence_changes.changed() => false,
+            }
+        } else {
+            beat.tick().await;
+            true
         };
         let mut presence = cluster.presence.lock().await;
         if heartbeat {
