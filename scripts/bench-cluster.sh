@@ -3,11 +3,13 @@
 # the same two shapes (100 rooms x 50 members at 1,000 msg/s, 1 room x 1,000
 # members at 200 msg/s) against
 #   single     one node, no Redis, clients straight on it (the ceiling);
-#   cluster-1  one node with Redis behind nginx (what the hop costs alone);
+#   nginx-1    the same node behind nginx (what the proxy costs);
+#   cluster-1  one node with Redis behind nginx (what the backplane adds);
 #   cluster-3  three nodes with Redis behind nginx, round robin.
-# Results go to bench-results/cluster/<setup>-<shape>.{txt,json}.
+# Results go to bench-results/cluster/<setup>-<shape>.{txt,json}, each with
+# the CPU seconds the nodes, nginx, Redis and the bench used while sending.
 #
-#   scripts/bench-cluster.sh              # all three setups
+#   scripts/bench-cluster.sh              # every setup
 #   scripts/bench-cluster.sh cluster-3    # one of them
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,31 +36,35 @@ fresh_database() {
 
 # CPU seconds (user + system) used so far by every process named $1.
 cpu_of() {
-    local total=0 pid
+    local ticks=0 pid
     for pid in $(pgrep -x "$1"); do
-        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+        ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
     done
-    echo "scale=1; $total / $(getconf CLK_TCK)" | bc
+    echo "$ticks"
 }
 
 # Runs one fanout scenario; while it sends (not while it sets up accounts
-# and sockets), counts the CPU seconds of the nodes, nginx and Redis.
+# and sockets), counts the CPU seconds of the nodes, nginx, Redis and the bench.
 scenario() { # name, setup, url, fanout arguments...
     local name=$1 setup=$2 url=$3
     shift 3
     local log="$out/$setup-$name.txt"
+    local processes=(confab nginx redis-server confab-bench)
     echo "== $setup $name"
     target/release/confab-bench --url "$url" --json "$out/$setup-$name.json" \
         --create-users-cmd "$CLUSTER_BIN user create {username} --developer --password-stdin" \
         fanout "$@" >"$log" 2>"$log.progress" &
     local bench=$!
     until grep -q sending "$log.progress" 2>/dev/null || ! kill -0 $bench 2>/dev/null; do sleep 0.1; done
-    local before=() after=() process
-    for process in confab nginx redis-server; do before+=("$(cpu_of $process)"); done
+    local before=() after=() used=() process i
+    for process in "${processes[@]}"; do before+=("$(cpu_of "$process")"); done
     wait $bench || echo "!! exited with status $?"
-    for process in confab nginx redis-server; do after+=("$(cpu_of $process)"); done
+    for process in "${processes[@]}"; do after+=("$(cpu_of "$process")"); done
+    for i in 0 1 2 3; do
+        used+=("$(echo "scale=1; (${after[$i]} - ${before[$i]}) / $(getconf CLK_TCK)" | bc)")
+    done
     cat "$log"
-    echo "  CPU seconds while sending   nodes $(echo "${after[0]} - ${before[0]}" | bc)  nginx $(echo "${after[1]} - ${before[1]}" | bc)  redis $(echo "${after[2]} - ${before[2]}" | bc)" | tee -a "$log"
+    echo "  CPU seconds while sending   nodes ${used[0]}  nginx ${used[1]}  redis ${used[2]}  bench ${used[3]}" | tee -a "$log"
 }
 
 shapes() { # setup, url
@@ -82,17 +88,19 @@ if want single; then
     rm -rf "$data"
 fi
 
-for nodes in 1 3; do
-    want "cluster-$nodes" || continue
+for setup in nginx-1 cluster-1 cluster-3; do
+    want "$setup" || continue
     fresh_database
-    CLUSTER_NODES=$nodes CLUSTER_DEMO=0 CLUSTER_DATABASE_URL=$CONFAB_DATABASE_URL CLUSTER_PORT=8080 \
-        scripts/cluster.sh &
+    redis=${CLUSTER_REDIS_URL:-redis://127.0.0.1:6379/}
+    [ "$setup" = nginx-1 ] && redis=none
+    CLUSTER_NODES=${setup#*-} CLUSTER_REDIS_URL=$redis CLUSTER_DEMO=0 \
+        CLUSTER_DATABASE_URL=$CONFAB_DATABASE_URL CLUSTER_PORT=8080 scripts/cluster.sh &
     cluster=$!
     until curl -sf http://127.0.0.1:8080/readyz >/dev/null; do
         kill -0 $cluster 2>/dev/null || { echo "the cluster did not start" >&2; exit 1; }
         sleep 0.5
     done
-    shapes "cluster-$nodes" http://127.0.0.1:8080
+    shapes "$setup" http://127.0.0.1:8080
     kill $cluster
     wait $cluster || true
 done

@@ -12,7 +12,8 @@
 #   CLUSTER_PORT          nginx's port (8080); nodes listen on CLUSTER_PORT+1...
 #   CLUSTER_DATABASE_URL  a PostgreSQL or MySQL URL
 #                         (default: a fresh postgres://postgres@127.0.0.1:5432/confab_cluster)
-#   CLUSTER_REDIS_URL     (redis://127.0.0.1:6379/)
+#   CLUSTER_REDIS_URL     (redis://127.0.0.1:6379/); `none`: no Redis (sensible
+#                         with one node only: nginx in front of a single node)
 #   CLUSTER_DEMO          1 (default): the first node seeds the demo accounts
 #   CLUSTER_BIN            the binary (default: target/release/confab, built first)
 # Any other CONFAB_* variable reaches every node (limits, log level...).
@@ -53,7 +54,11 @@ trap stop EXIT INT TERM
 # and the others read it (every node must sign and check with the same key).
 export CONFAB_DATA_DIR=$dir/data
 export CONFAB_DATABASE_URL=$CLUSTER_DATABASE_URL
-export CONFAB_REDIS_URL=$redis_url
+if [ "$redis_url" = none ]; then
+    unset CONFAB_REDIS_URL
+else
+    export CONFAB_REDIS_URL=$redis_url
+fi
 # nginx adds the client's address; the nodes take it from there.
 export CONFAB_TRUST_FORWARDED_FOR=true
 ulimit -n "$(ulimit -Hn)"
