@@ -7,7 +7,7 @@
 #   cluster-1  one node with Redis behind nginx (what the backplane adds);
 #   cluster-3  three nodes with Redis behind nginx, round robin.
 # Results go to bench-results/cluster/<setup>-<shape>.{txt,json}, each with
-# the CPU seconds the nodes, nginx, Redis and the bench used while sending.
+# the CPU seconds the nodes, nginx and Redis used while the bench sent.
 #
 #   scripts/bench-cluster.sh              # every setup
 #   scripts/bench-cluster.sh cluster-3    # one of them
@@ -44,12 +44,12 @@ cpu_of() {
 }
 
 # Runs one fanout scenario; while it sends (not while it sets up accounts
-# and sockets), counts the CPU seconds of the nodes, nginx, Redis and the bench.
+# and sockets), counts the CPU seconds of the nodes, nginx and Redis.
 scenario() { # name, setup, url, fanout arguments...
     local name=$1 setup=$2 url=$3
     shift 3
     local log="$out/$setup-$name.txt"
-    local processes=(confab nginx redis-server confab-bench)
+    local processes=(confab nginx redis-server)
     echo "== $setup $name"
     target/release/confab-bench --url "$url" --json "$out/$setup-$name.json" \
         --create-users-cmd "$CLUSTER_BIN user create {username} --developer --password-stdin" \
@@ -60,11 +60,11 @@ scenario() { # name, setup, url, fanout arguments...
     for process in "${processes[@]}"; do before+=("$(cpu_of "$process")"); done
     wait $bench || echo "!! exited with status $?"
     for process in "${processes[@]}"; do after+=("$(cpu_of "$process")"); done
-    for i in 0 1 2 3; do
+    for i in 0 1 2; do
         used+=("$(echo "scale=1; (${after[$i]} - ${before[$i]}) / $(getconf CLK_TCK)" | bc)")
     done
     cat "$log"
-    echo "  CPU seconds while sending   nodes ${used[0]}  nginx ${used[1]}  redis ${used[2]}  bench ${used[3]}" | tee -a "$log"
+    echo "  CPU seconds while sending   nodes ${used[0]}  nginx ${used[1]}  redis ${used[2]}" | tee -a "$log"
 }
 
 shapes() { # setup, url
