@@ -698,6 +698,39 @@ async fn a_killed_node_leaves_and_nothing_acknowledged_is_lost() {
     assert_eq!(cluster.readyz(0).await.0, 200);
 }
 
+/// A node stopped with SIGTERM says goodbye: its users' departures are
+/// announced at once, not after the heartbeat's TTL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_node_announces_its_departures() {
+    let Some(mut cluster) = Cluster::start(2, Backend::Postgres, None).await else {
+        return;
+    };
+    // A TTL far beyond the wait below: only the goodbye can be heard in time.
+    cluster.nodes[1].kill();
+    let slow_reaping = [("CONFAB_CLUSTER_NODE_TTL", "60")];
+    cluster.nodes[1] = Node::start(
+        &cluster.database_url,
+        &cluster.redis_url,
+        &cluster.prefix,
+        &slow_reaping,
+    );
+    let users = cluster.users(&["ann", "bob"]).await;
+    let (ann, bob) = (&users[0], &users[1]);
+    let room = cluster.room(0, ann, &[bob]).await;
+    let mut ann_a = cluster.socket(0, ann, room, "").await;
+    let _bob_b = cluster.socket(1, bob, room, "").await;
+    assert_eq!(next_of(&mut ann_a, "user_joined").await["user"]["id"], bob.id);
+    let stopped_at = Instant::now();
+    let pid = cluster.nodes[1].child.id().to_string();
+    let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(status.success());
+    assert_eq!(next_of(&mut ann_a, "user_left").await["user"]["id"], bob.id);
+    let heard = stopped_at.elapsed();
+    assert!(heard < Duration::from_secs(10), "heard after {heard:?}");
+    let exit = cluster.nodes[1].child.wait().unwrap();
+    assert!(exit.success(), "a clean exit: {exit:?}");
+}
+
 /// Redis stopped and started again mid-run (its own `redis-server` on a
 /// spare port): each node reports the backplane degraded meanwhile, keeps
 /// serving, reconnects, and no socket misses an acknowledged message.
