@@ -20,13 +20,7 @@ mkdir -p "$out"
 cargo build --release --locked -p confab -p confab-bench
 export CLUSTER_BIN=target/release/confab
 
-# The per-user budgets are for people, not for a load generator.
-export CONFAB_WS_MESSAGE_RATE=1000000 CONFAB_WS_MESSAGE_BURST=1000000
-export CONFAB_WS_FRAME_RATE=1000000 CONFAB_WS_FRAME_BURST=1000000
-export CONFAB_REST_WRITE_RATE=1000000 CONFAB_REST_WRITE_BURST=1000000
-export CONFAB_WS_MAX_SOCKETS_PER_USER=1000000 CONFAB_MAX_CONNECTIONS=100000
-export CONFAB_LOG=${CONFAB_LOG:-warn}
-export CONFAB_ACCESS_TOKEN_LIFETIME=3600
+source scripts/bench-env.sh
 ulimit -n "$(ulimit -Hn)"
 
 fresh_database() {

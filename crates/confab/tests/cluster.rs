@@ -242,6 +242,16 @@ impl Cluster {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    /// Posts `content` to `room` over REST through node `node`; the new message's id.
+    async fn post(&self, node: usize, user: &User, room: i64, content: &str) -> i64 {
+        let path = format!("/api/chat/rooms/{room}/messages/");
+        let (status, body) = self
+            .call(node, user, "POST", &path, Some(json!({"content": content})))
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["id"].as_i64().unwrap()
+    }
+
     async fn socket(&self, node: usize, user: &User, room: i64, query: &str) -> Socket {
         let url = format!(
             "ws://{}/ws/chat/{room}/?token={}{query}",
@@ -408,10 +418,9 @@ async fn three_nodes_are_one_server(backend: Backend) {
         senders.push(tokio::spawn(async move {
             // Over REST through the node after the socket's.
             for n in 0..PER_SENDER / 2 {
-                let path = format!("/api/chat/rooms/{room}/messages/");
-                let body = json!({"content": format!("rest {i}.{n}")});
-                let (status, body) = cluster.call((i + 1) % 3, &users[i], "POST", &path, Some(body)).await;
-                assert_eq!(status, 201, "{body}");
+                cluster
+                    .post((i + 1) % 3, &users[i], room, &format!("rest {i}.{n}"))
+                    .await;
             }
         }));
     }
@@ -522,11 +531,7 @@ async fn presence_typing_removal_and_deletion_cross_nodes() {
     let url = format!("ws://{}/ws/chat/?token={}", cluster.nodes[1].addr, cat.token);
     let (mut cat_all, _) = tokio_tungstenite::connect_async(url).await.unwrap();
     assert_eq!(next_json(&mut cat_all).await["type"], "connection_established");
-    let path = format!("/api/chat/rooms/{room}/messages/");
-    let (status, _) = cluster
-        .call(0, ann, "POST", &path, Some(json!({"content": "@cat look"})))
-        .await;
-    assert_eq!(status, 201);
+    cluster.post(0, ann, room, "@cat look").await;
     let notification = next_of(&mut cat_all, "notification").await;
     assert_eq!(
         notification["notification"]["notification_type"], "mention",
@@ -646,35 +651,14 @@ async fn a_killed_node_leaves_and_nothing_acknowledged_is_lost() {
     let _bob_c = cluster.socket(2, bob, room, "").await;
     assert_eq!(next_of(&mut ann_a, "user_joined").await["user"]["id"], bob.id);
 
-    let path = format!("/api/chat/rooms/{room}/messages/");
     let mut acknowledged = Vec::new();
     for n in 0..10 {
-        let (status, body) = cluster
-            .call(
-                n % 2,
-                cat,
-                "POST",
-                &path,
-                Some(json!({"content": format!("before {n}")})),
-            )
-            .await;
-        assert_eq!(status, 201);
-        acknowledged.push(body["id"].as_i64().unwrap());
+        acknowledged.push(cluster.post(n % 2, cat, room, &format!("before {n}")).await);
     }
     let killed_at = Instant::now();
     cluster.nodes[2].kill();
     for n in 0..10 {
-        let (status, body) = cluster
-            .call(
-                n % 2,
-                cat,
-                "POST",
-                &path,
-                Some(json!({"content": format!("after {n}")})),
-            )
-            .await;
-        assert_eq!(status, 201);
-        acknowledged.push(body["id"].as_i64().unwrap());
+        acknowledged.push(cluster.post(n % 2, cat, room, &format!("after {n}")).await);
     }
     // Ann gets everything, once, in order, and hears Bob leave.
     let mut ids = Vec::new();
@@ -745,15 +729,8 @@ async fn a_redis_restart_loses_nothing_acknowledged() {
     let room = cluster.room(0, ann, &[bob]).await;
     let mut ann_a = cluster.socket(0, ann, room, "").await;
     let mut bob_b = cluster.socket(1, bob, room, "").await;
-    let path = format!("/api/chat/rooms/{room}/messages/");
     let mut acknowledged = Vec::new();
-    let post = async |node: usize, content: String| {
-        let (status, body) = cluster
-            .call(node, bob, "POST", &path, Some(json!({"content": content})))
-            .await;
-        assert_eq!(status, 201, "{body}");
-        body["id"].as_i64().unwrap()
-    };
+    let post = async |node: usize, content: String| cluster.post(node, bob, room, &content).await;
     for n in 0..5 {
         acknowledged.push(post(n % 2, format!("before {n}")).await);
     }
