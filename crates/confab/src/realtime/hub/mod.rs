@@ -770,6 +770,36 @@ mod tests {
     }
 
     #[test]
+    fn in_a_cluster_presence_changes_are_reported_not_announced() {
+        let hub = Hub::new(8);
+        let changes = Arc::new(PresenceChanges::default());
+        hub.report_presence_to(changes.clone());
+        let mut a = hub.subscribe(1, user(1));
+        let b = hub.subscribe(1, user(2));
+        let _also_b = hub.subscribe(2, user(2));
+        assert!(texts(&mut a.rx).is_empty(), "no user_joined from the hub itself");
+        assert_eq!(b.online.len(), 2, "the local list still counts this node's sockets");
+        let mut marked: Vec<i64> = changes.take().into_iter().collect();
+        marked.sort_unstable();
+        assert_eq!(marked, [1, 2]);
+        drop(b);
+        assert!(texts(&mut a.rx).is_empty(), "no user_left either");
+        assert_eq!(changes.take().into_iter().collect::<Vec<_>>(), [1]);
+        hub.apply(&Notice::CloseRoom { room: 1 });
+        assert_eq!(
+            changes.take().into_iter().collect::<Vec<_>>(),
+            [1],
+            "a closed room's presence goes too"
+        );
+        assert_eq!(hub.listeners(), [(2, 2)]);
+        assert!(hub.has_room(2) && !hub.has_room(1));
+        assert!(
+            hub.has_user(2) && hub.has_user(1),
+            "a's socket stays open until its session ends"
+        );
+    }
+
+    #[test]
     fn events_reach_their_audience() {
         let hub = Hub::new(8);
         let mut a = hub.subscribe(1, user(1));
