@@ -3,8 +3,8 @@
 //! ([`Failures`], for logins), counted slots per key ([`Slots`], for
 //! connections and sockets) and the typing coalescer ([`TypingGate`]).
 //! [`Limits`] holds the server's instances, sized from the config;
-//! `docs/security.md` lists them. All are per process: with several nodes,
-//! each counts its own clients.
+//! `docs/security.md` lists them. All are per process; in a cluster the
+//! socket budgets are also counted across nodes (`realtime::cluster`).
 
 use std::collections::HashMap;
 use std::hash::Hash;

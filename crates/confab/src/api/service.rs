@@ -18,40 +18,38 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-/// Ready when the database answers; 503 otherwise.
+/// Ready when the database (and, in a cluster, Redis) answers; 503 otherwise.
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses((status = 200, description = "Ready"), (status = 503, description = "A dependency is down")))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let timeout = std::time::Duration::from_secs(2);
-    let database = match tokio::time::timeout(timeout, state.store.ping()).await {
-        Ok(Ok(())) => "ok",
+    let database_ok = match tokio::time::timeout(timeout, state.store.ping()).await {
+        Ok(Ok(())) => true,
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check: database unavailable");
-            "unavailable"
+            false
         }
-        Err(_) => "unavailable",
+        Err(_) => false,
     };
-    let mut body = serde_json::json!({ "status": "ok", "database": database });
-    let mut ready = database == "ok";
-    if let Some(cluster) = &state.cluster {
-        // Without Redis this node still serves its own sockets and REST, but
-        // not as part of the cluster: degraded, and not ready (the contract).
-        let connected = cluster.is_connected();
-        body["backplane"] = if connected { "ok" } else { "unavailable" }.into();
-        if ready && !connected {
-            body["status"] = "degraded".into();
-        }
-        ready &= connected;
+    // Without Redis a node still serves its own sockets and REST, but not as
+    // part of the cluster: degraded, and not ready (the contract).
+    let backplane_ok = state.cluster.as_ref().map(|cluster| cluster.is_connected());
+    let label = |ok: bool| if ok { "ok" } else { "unavailable" };
+    let status = match (database_ok, backplane_ok) {
+        (false, _) => "unavailable",
+        (true, Some(false)) => "degraded",
+        (true, _) => "ok",
+    };
+    let mut body = serde_json::json!({ "status": status, "database": label(database_ok) });
+    if let Some(ok) = backplane_ok {
+        body["backplane"] = label(ok).into();
     }
-    if database != "ok" {
-        body["status"] = "unavailable".into();
-    }
-    let status = if ready {
+    let code = if status == "ok" {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body))
+    (code, Json(body))
 }
 
 /// Prometheus text exposition. With `metrics_token` set, only for

@@ -230,8 +230,13 @@ impl Cluster {
         }
     }
 
+    /// The partition notices with `key` (a room, or a user) go through.
+    fn partition_index(&self, key: i64) -> usize {
+        key.rem_euclid(self.partitions.len() as i64) as usize
+    }
+
     fn partition_of(&self, key: i64) -> &Partition {
-        &self.partitions[key.rem_euclid(self.partitions.len() as i64) as usize]
+        &self.partitions[self.partition_index(key)]
     }
 
     /// `suffix` under this cluster's prefix.
@@ -385,8 +390,7 @@ impl Cluster {
     /// Queues one notice for this node's sockets and for the other nodes.
     fn send(&self, notice: Notice) {
         let delivery = Delivery::from_notice(notice);
-        let key = delivery.key();
-        let partition = key.rem_euclid(self.partitions.len() as i64) as usize;
+        let partition = self.partition_index(delivery.key());
         let payload = Envelope::encode(&self.node, &delivery);
         if self.outgoing.try_send((partition, payload)).is_err() {
             // Redis is slow or away: the other nodes catch up from the database.

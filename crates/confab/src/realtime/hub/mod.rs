@@ -246,6 +246,15 @@ impl Drop for UserSubscription {
     }
 }
 
+/// The ids held by a sharded index, shard by shard.
+fn keys_of<V>(shards: &[Mutex<HashMap<i64, V>>]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for shard in shards {
+        ids.extend(lock(shard).keys().copied());
+    }
+    ids
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding the lock leaves plain data behind; keep serving.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -535,11 +544,7 @@ impl Hub {
 
     /// Every room some socket of this node listens to.
     pub fn rooms_listened(&self) -> Vec<i64> {
-        let mut ids = Vec::new();
-        for shard in self.inner.rooms.iter() {
-            ids.extend(lock(shard).keys().copied());
-        }
-        ids
+        keys_of(&self.inner.rooms)
     }
 
     /// Every `(room, user)` with a socket of the user listening to the room here.
@@ -563,11 +568,7 @@ impl Hub {
 
     /// Every user with a socket open on this node.
     pub fn connected_users(&self) -> Vec<i64> {
-        let mut ids = Vec::new();
-        for shard in self.inner.users.iter() {
-            ids.extend(lock(shard).keys().copied());
-        }
-        ids
+        keys_of(&self.inner.users)
     }
 
     /// Cuts off `user_id`'s sockets (their session closes without writing
