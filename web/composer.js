@@ -1,219 +1,213 @@
-// The message composer: the text box and its keys (Enter sends, Shift+Enter
-// adds a line, Escape cancels a reply), the reply banner, typing signals,
-// @mention suggestions from /api/chat/users/, and the list of sends the
-// server refused.
+// The message composer of the open room: its draft (kept per room across
+// switches and reloads), keys (Enter sends, Shift+Enter adds a line; on a
+// touch screen Enter adds a line and the button sends), the reply banner,
+// typing signals and @mention suggestions drawn from the room's members.
 
-import { $, debounce, h, replaceChildren } from "./dom.js";
+import { html, useEffect, useRef, useState } from "./html.js";
+import { changed, me, saveDraft, send, state } from "./store.js";
+import { mentionedNames } from "./format.js";
 
 const MAX_LENGTH = 5000;
 const TYPING_REPEAT_MS = 3000;
 const TYPING_IDLE_MS = 4000;
+const INPUT_ID = "message-input";
 
-export class Composer {
-  /**
-   * @param {object} hooks
-   * @param {import("./confab-client.js").ConfabClient} hooks.client
-   * @param {(content: string, replyTo: object|null) => void} hooks.send
-   * @param {(isTyping: boolean) => void} hooks.typing
-   * @param {() => void} hooks.render  redraws the message list (failed sends)
-   */
-  constructor({ client, send, typing, render }) {
-    this.client = client;
-    this.sendMessage = send;
-    this.signalTyping = typing;
-    this.render = render;
-    this.input = $("message-input");
-    this.list = $("mention-list");
-    this.reply = null;
-    this.failed = [];
-    this.suggestions = [];
-    this.active = -1;
-    this.typingSince = 0;
-    this.idleTimer = null;
-    this.lookup = debounce((prefix) => this.#suggest(prefix), 120);
+/** Starts a reply to `message` in the open room's composer. */
+export function replyTo(message) {
+  state.reply = { roomId: message.room, message };
+  changed();
+  document.getElementById(INPUT_ID)?.focus();
+}
 
-    $("composer").addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.submit();
+function cancelReply() {
+  state.reply = null;
+  changed();
+}
+
+const touchScreen = () => matchMedia("(pointer: coarse)").matches;
+
+export function Composer({ room }) {
+  const input = useRef(null);
+  const [text, setText] = useState(() => state.drafts.get(room.id) ?? "");
+  const [error, setError] = useState("");
+  const [note, setNote] = useState("");
+  const [suggestions, setSuggestions] = useState([]);
+  const [active, setActive] = useState(0);
+  const typing = useRef({ since: 0, idle: null });
+  const reply = state.reply?.roomId === room.id ? state.reply.message : null;
+  const members = state.members.get(room.id) ?? [];
+
+  const signalTyping = (isTyping) => state.live?.typing(room.id, isTyping);
+  const stopTyping = () => {
+    clearTimeout(typing.current.idle);
+    if (typing.current.since) signalTyping(false);
+    typing.current.since = 0;
+  };
+  // Typing: "true" when it starts and every few seconds while it goes on,
+  // "false" after a pause, on send or on leaving the room.
+  const startTyping = () => {
+    const now = Date.now();
+    if (now - typing.current.since > TYPING_REPEAT_MS) {
+      typing.current.since = now;
+      signalTyping(true);
+    }
+    clearTimeout(typing.current.idle);
+    typing.current.idle = setTimeout(stopTyping, TYPING_IDLE_MS);
+  };
+  useEffect(() => stopTyping, []);
+
+  // The textarea grows with its text, up to a limit.
+  useEffect(() => {
+    const element = input.current;
+    element.style.height = "auto";
+    element.style.height = `${Math.min(element.scrollHeight, 160)}px`;
+  }, [text]);
+
+  const mentionPrefix = (value, caret) => {
+    const match = /(?:^|\s)@([\w.+-]*)$/u.exec(value.slice(0, caret));
+    return match ? match[1].toLowerCase() : null;
+  };
+
+  const onInput = (event) => {
+    const { value, selectionStart } = event.currentTarget;
+    setText(value);
+    saveDraft(room.id, value);
+    if (value) startTyping();
+    const prefix = mentionPrefix(value, selectionStart);
+    const found =
+      prefix === null
+        ? []
+        : members
+            .map((member) => member.user)
+            .filter((user) => user.id !== me().id && user.username.toLowerCase().startsWith(prefix))
+            .slice(0, 8);
+    setSuggestions(found);
+    setActive(0);
+  };
+
+  // A click on a suggestion blurs the box first; close only if focus stays away.
+  const closeSuggestionsUnlessFocused = () =>
+    setTimeout(() => document.activeElement !== input.current && setSuggestions([]), 150);
+
+  const choose = (user) => {
+    const element = input.current;
+    const caret = element.selectionStart;
+    const before = text.slice(0, caret).replace(/@([\w.+-]*)$/u, `@${user.username} `);
+    const value = before + text.slice(caret);
+    setText(value);
+    saveDraft(room.id, value);
+    setSuggestions([]);
+    requestAnimationFrame(() => {
+      element.focus();
+      element.setSelectionRange(before.length, before.length);
     });
-    $("reply-cancel").addEventListener("click", () => this.cancelReply());
-    this.input.addEventListener("keydown", (event) => this.#keydown(event));
-    this.input.addEventListener("input", () => this.#changed());
-    this.input.addEventListener("blur", () => setTimeout(() => this.#closeSuggestions(), 150));
-  }
+  };
 
-  /** A new room is open: nothing carries over. */
-  reset() {
-    this.input.value = "";
-    this.#resize();
-    this.cancelReply({ focus: false });
-    this.#closeSuggestions();
-    this.#stopTyping();
-    $("composer-error").textContent = "";
-  }
-
-  replyTo(message) {
-    this.reply = message;
-    const snippet = message.content.length > 120 ? `${message.content.slice(0, 120)}…` : message.content;
-    $("reply-text").textContent = `Replying to ${message.sender.username}: ${snippet}`;
-    $("reply-banner").hidden = false;
-    this.input.focus();
-  }
-
-  cancelReply({ focus = true } = {}) {
-    this.reply = null;
-    $("reply-banner").hidden = true;
-    if (focus) this.input.focus();
-  }
-
-  submit() {
-    const content = this.input.value.trim();
-    const error = $("composer-error");
+  const submit = (event) => {
+    event?.preventDefault();
+    const content = text.trim();
     if (!content) return;
     if (content.length > MAX_LENGTH) {
-      error.textContent = `Messages are limited to ${MAX_LENGTH} characters (this one has ${content.length}).`;
+      setError(`Messages are limited to ${MAX_LENGTH} characters (this one has ${content.length}).`);
       return;
     }
-    error.textContent = "";
-    this.sendMessage(content, this.reply);
-    this.input.value = "";
-    this.#resize();
-    this.cancelReply({ focus: false });
-    this.#closeSuggestions();
-    this.#stopTyping();
-    this.input.focus();
-  }
+    setError("");
+    // Mentions only reach members; say so rather than let it fail silently.
+    const memberNames = new Set(members.map((member) => member.user.username.toLowerCase()));
+    const outsiders = members.length ? [...mentionedNames(content)].filter((name) => !memberNames.has(name)) : [];
+    setNote(
+      outsiders.length
+        ? `${outsiders.map((name) => `@${name}`).join(", ")} ${outsiders.length === 1 ? "is not a member" : "are not members"} of this room and will not be notified.`
+        : "",
+    );
+    send(room.id, content, reply);
+    setText("");
+    saveDraft(room.id, "");
+    setSuggestions([]);
+    if (reply) cancelReply();
+    stopTyping();
+    input.current.focus();
+  };
 
-  /** Records a send the server refused, shown under the messages until dismissed. */
-  fail(roomId, content, reason) {
-    this.failed.push({ roomId, content, reason });
-  }
-
-  dismiss(failed) {
-    this.failed = this.failed.filter((entry) => entry !== failed);
-    this.render();
-  }
-
-  #keydown(event) {
-    if (!this.list.hidden && this.suggestions.length) {
+  const onKeyDown = (event) => {
+    if (suggestions.length) {
       if (event.key === "ArrowDown" || event.key === "ArrowUp") {
         event.preventDefault();
         const step = event.key === "ArrowDown" ? 1 : -1;
-        this.#highlight((this.active + step + this.suggestions.length) % this.suggestions.length);
+        setActive((active + step + suggestions.length) % suggestions.length);
         return;
       }
-      if ((event.key === "Enter" || event.key === "Tab") && this.active >= 0) {
+      if (event.key === "Enter" || event.key === "Tab") {
         event.preventDefault();
-        this.#choose(this.suggestions[this.active]);
+        choose(suggestions[active]);
         return;
       }
       if (event.key === "Escape") {
         event.preventDefault();
-        this.#closeSuggestions();
+        setSuggestions([]);
         return;
       }
     }
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !touchScreen()) {
       event.preventDefault();
-      this.submit();
-    } else if (event.key === "Escape" && this.reply) {
+      submit();
+    } else if (event.key === "Escape" && reply) {
       event.preventDefault();
-      this.cancelReply();
+      cancelReply();
     }
-  }
+  };
 
-  #changed() {
-    this.#resize();
-    this.#startTyping();
-    const prefix = this.#mentionPrefix();
-    if (prefix === null) this.#closeSuggestions();
-    else this.lookup(prefix);
-  }
-
-  #resize() {
-    this.input.style.height = "auto";
-    this.input.style.height = `${Math.min(this.input.scrollHeight, 160)}px`;
-  }
-
-  // Typing: "true" when typing starts and every few seconds while it goes
-  // on, "false" after a pause or on send, so others' indicators expire.
-  #startTyping() {
-    const now = Date.now();
-    if (now - this.typingSince > TYPING_REPEAT_MS) {
-      this.typingSince = now;
-      this.signalTyping(true);
-    }
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.#stopTyping(), TYPING_IDLE_MS);
-  }
-
-  #stopTyping() {
-    clearTimeout(this.idleTimer);
-    if (this.typingSince) this.signalTyping(false);
-    this.typingSince = 0;
-  }
-
-  /** The word being typed at the caret, when it starts with "@". */
-  #mentionPrefix() {
-    const before = this.input.value.slice(0, this.input.selectionStart);
-    const match = /(?:^|\s)@([\w.+-]*)$/u.exec(before);
-    return match ? match[1] : null;
-  }
-
-  async #suggest(prefix) {
-    try {
-      const page = await this.client.users(prefix);
-      if (this.#mentionPrefix() !== prefix) return;
-      const myId = this.client.user?.id;
-      this.suggestions = page.results.filter((user) => user.id !== myId).slice(0, 8);
-    } catch {
-      this.suggestions = [];
-    }
-    if (!this.suggestions.length) return this.#closeSuggestions();
-    replaceChildren(
-      this.list,
-      this.suggestions.map((user, index) =>
-        h(
-          "li",
-          {
-            id: `mention-${user.id}`,
-            role: "option",
-            "aria-selected": "false",
-            onmousedown: (event) => {
-              event.preventDefault();
-              this.#choose(this.suggestions[index]);
-            },
-          },
-          `@${user.username}`,
-        ),
-      ),
-    );
-    this.list.hidden = false;
-    this.input.setAttribute("aria-expanded", "true");
-    this.#highlight(0);
-  }
-
-  #highlight(index) {
-    this.active = index;
-    [...this.list.children].forEach((item, i) => item.setAttribute("aria-selected", String(i === index)));
-    const chosen = this.list.children[index];
-    if (chosen) this.input.setAttribute("aria-activedescendant", chosen.id);
-  }
-
-  #choose(user) {
-    const caret = this.input.selectionStart;
-    const before = this.input.value.slice(0, caret).replace(/@([\w.+-]*)$/u, `@${user.username} `);
-    this.input.value = before + this.input.value.slice(caret);
-    this.input.setSelectionRange(before.length, before.length);
-    this.#closeSuggestions();
-    this.input.focus();
-  }
-
-  #closeSuggestions() {
-    this.suggestions = [];
-    this.active = -1;
-    this.list.hidden = true;
-    this.input.setAttribute("aria-expanded", "false");
-    this.input.removeAttribute("aria-activedescendant");
-  }
+  const snippet = reply ? (reply.content.length > 120 ? `${reply.content.slice(0, 120)}…` : reply.content) : "";
+  const open = suggestions.length > 0;
+  return html`<form id="composer" class="composer" onSubmit=${submit}>
+    ${reply
+      ? html`<div class="reply-banner">
+          <span class="reply-text" dir="auto">Replying to ${reply.sender.username}: ${snippet}</span>
+          <button type="button" class="ghost small" onClick=${() => (cancelReply(), input.current.focus())}>Cancel reply</button>
+        </div>`
+      : null}
+    <p class="error" role="alert">${error}</p>
+    <p class="note" role="status">${note}</p>
+    <p id="message-keys" class="visually-hidden">
+      ${touchScreen() ? "Enter adds a line; the Send button sends." : "Enter sends, Shift+Enter adds a line."} @ mentions
+      a member, Escape cancels a reply.
+    </p>
+    <div class="composer-row">
+      <label for=${INPUT_ID} class="visually-hidden">Message</label>
+      <textarea
+        id=${INPUT_ID}
+        ref=${input}
+        rows="1"
+        dir="auto"
+        placeholder=${`Message ${room.name}`}
+        aria-describedby="message-keys"
+        aria-autocomplete="list"
+        aria-controls=${open ? "mention-list" : null}
+        aria-activedescendant=${open ? `mention-${suggestions[active].id}` : null}
+        value=${text}
+        onInput=${onInput}
+        onKeyDown=${onKeyDown}
+        onBlur=${closeSuggestionsUnlessFocused}
+      ></textarea>
+      <button type="submit" class="primary">Send</button>
+    </div>
+    <p class="visually-hidden" role="status">
+      ${open ? `${suggestions.length} member${suggestions.length === 1 ? "" : "s"} match; up and down to choose, Enter to insert.` : ""}
+    </p>
+    ${open
+      ? html`<ul id="mention-list" class="mention-list" role="listbox" aria-label="Mention suggestions">
+          ${suggestions.map(
+            (user, index) => html`<li
+              key=${user.id}
+              id=${`mention-${user.id}`}
+              role="option"
+              aria-selected=${String(index === active)}
+              onMouseDown=${(event) => (event.preventDefault(), choose(user))}
+            >
+              @${user.username}
+            </li>`,
+          )}
+        </ul>`
+      : null}
+  </form>`;
 }

@@ -19,9 +19,12 @@
 //   and resumes every room from the last message it saw (`?after=`), so
 //   nothing is missed or repeated across drops and server restarts;
 // - sends: each message gets a client_id and is retried with the same one
-//   until the server answers, so a retry never posts twice.
+//   until the server answers, so a retry never posts twice. With `storage`
+//   the outbox outlives the page: `resumeOutbox()` after a reload sends what
+//   was still on its way, with the same client_ids.
 
 const REFRESH_KEY = "confab.refresh";
+const OUTBOX_KEY = "confab.outbox";
 
 /** An HTTP error answer: `status` and DRF's JSON `body` (`{detail}` or field lists). */
 export class ApiError extends Error {
@@ -169,6 +172,7 @@ export class ConfabClient extends Emitter {
     this.refresh = null;
     this.user = null;
     this.storage?.removeItem(REFRESH_KEY);
+    this.storage?.removeItem(OUTBOX_KEY);
     this.#live?.close();
     this.#live = null;
     for (const entry of this.#outbox.values()) entry.reject(new Error("Logged out."));
@@ -359,16 +363,51 @@ export class ConfabClient extends Emitter {
    * REST with a fresh `client_id`; when the network fails it waits and sends
    * again with the same `client_id` (the server stores it once) until the
    * server answers. An ApiError (4xx) rejects: the message was refused.
-   * `pending()` lists what is still on its way, for the UI to show.
+   * `pending()` lists what is still on its way, for the UI to show; every
+   * outcome is also emitted, as "sent" `{roomId, clientId, message}` or
+   * "send_failed" `{roomId, clientId, content, error}`, which is how a UI
+   * hears about sends resumed after a reload.
    */
   send(roomId, content, { replyTo = null, clientId = newClientId() } = {}) {
     const fields = { content, client_id: clientId, ...(replyTo ? { reply_to: replyTo } : {}) };
+    return this.#enqueue({ roomId, fields });
+  }
+
+  /**
+   * Sends again what an earlier page of this user left in the outbox (it was
+   * closed or reloaded before the server answered). The same `client_id`s
+   * go out, so a message the server had already stored is not stored twice.
+   */
+  resumeOutbox() {
+    let saved = null;
+    try {
+      saved = JSON.parse(this.storage?.getItem(OUTBOX_KEY) ?? "null");
+    } catch {
+      // A damaged entry is dropped with the next save.
+    }
+    if (!saved || saved.user !== this.user?.id || !Array.isArray(saved.entries)) return;
+    for (const { roomId, fields } of saved.entries) {
+      if (Number.isInteger(roomId) && typeof fields?.client_id === "string" && !this.#outbox.has(fields.client_id)) {
+        this.#enqueue({ roomId, fields }).catch(() => {});
+      }
+    }
+  }
+
+  #enqueue({ roomId, fields }) {
     return new Promise((resolve, reject) => {
       const entry = { roomId, fields, resolve, reject, attempt: 0, timer: null };
-      this.#outbox.set(clientId, entry);
+      this.#outbox.set(fields.client_id, entry);
+      this.#saveOutbox();
       this.emit("outbox", this.pending());
       this.#attempt(entry);
     });
+  }
+
+  #saveOutbox() {
+    if (!this.storage || !this.user) return;
+    const entries = [...this.#outbox.values()].map(({ roomId, fields }) => ({ roomId, fields }));
+    if (entries.length === 0) this.storage.removeItem(OUTBOX_KEY);
+    else this.storage.setItem(OUTBOX_KEY, JSON.stringify({ user: this.user.id, entries }));
   }
 
   /** Messages sent but not yet stored: `[{roomId, clientId, content, replyTo}]`. */
@@ -386,12 +425,18 @@ export class ConfabClient extends Emitter {
     entry.timer = null;
     if (!this.#outbox.has(entry.fields.client_id)) return;
     entry.attempt += 1;
+    const { roomId, fields } = entry;
     try {
-      const message = await this.postMessage(entry.roomId, entry.fields);
+      const message = await this.postMessage(roomId, fields);
       this.#settle(entry, () => entry.resolve(message));
+      this.emit("sent", { roomId, clientId: fields.client_id, message });
     } catch (error) {
       const transient = error instanceof NetworkError || (error instanceof ApiError && error.status >= 500);
-      if (!transient) return this.#settle(entry, () => entry.reject(error));
+      if (!transient) {
+        this.#settle(entry, () => entry.reject(error));
+        this.emit("send_failed", { roomId, clientId: fields.client_id, content: fields.content, error });
+        return;
+      }
       // Back off; a reconnecting socket also calls #retryOutbox at once.
       const delay = Math.min(10_000, 500 * 2 ** Math.min(entry.attempt, 5));
       entry.timer = setTimeout(() => this.#attempt(entry), delay);
@@ -401,6 +446,7 @@ export class ConfabClient extends Emitter {
   #settle(entry, finish) {
     clearTimeout(entry.timer);
     this.#outbox.delete(entry.fields.client_id);
+    this.#saveOutbox();
     finish();
     this.emit("outbox", this.pending());
   }

@@ -2,8 +2,10 @@
 // accounts made with the admin CLI, and Debian's Chromium driven by
 // playwright-core (which never downloads a browser).
 
+import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -153,4 +155,75 @@ export async function login(page, username, password) {
 
 export function screenshot(page, name) {
   return page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+/** Polls `check` until it stops throwing (Playwright's `expect` is not in playwright-core). */
+export async function eventually(check, timeout = 10_000) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+// Elements as a screen reader user finds them: by role, name and text.
+export const messageLog = (page) => page.getByRole("log", { name: "Messages" });
+export const messageItem = (page, text) => messageLog(page).locator("li.message").filter({ hasText: text });
+export const composer = (page) => page.getByRole("textbox", { name: "Message" });
+export const roomEntry = (page, name) =>
+  page.getByRole("navigation", { name: "Rooms" }).getByRole("button", { name: new RegExp(`^${name}`) });
+
+/** A message's action button; with a mouse the actions show on hover, so it hovers first. */
+export async function messageAction(page, text, name) {
+  const item = messageItem(page, text);
+  await item.locator("article").hover();
+  return item.getByRole("button", { name });
+}
+
+/** Types and sends a message: Enter on a desktop, the Send button on a phone (where Enter adds a line). */
+export async function send(page, text) {
+  await composer(page).fill(text);
+  if (page.viewportSize().width < 600) await page.getByRole("button", { name: "Send" }).click();
+  else await composer(page).press("Enter");
+}
+
+/** Stored messages shown in the open room (not pending ones, day headings or dividers). */
+export const messageCount = (page) => messageLog(page).locator("article[data-id]").count();
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/**
+ * Runs axe-core on the page as it is (injected over the DevTools protocol,
+ * which the page's CSP does not govern) and fails on any critical or
+ * serious violation, naming the rule and the elements.
+ */
+export async function assertAccessible(page, what) {
+  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE_SOURCE);
+  const { violations } = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  const bad = violations
+    .filter((v) => v.impact === "critical" || v.impact === "serious")
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join("; ")})`);
+  assert.deepEqual(bad, [], `axe on ${what}`);
+}
+
+/** Posts as `username` every `everyMs` until the returned stop() is awaited: live traffic while someone acts. */
+export function liveTraffic(server, username, password, roomId, everyMs = 150) {
+  let running = true;
+  let count = 0;
+  const done = (async () => {
+    while (running) {
+      count += 1;
+      await server.api(username, password, "POST", `/api/chat/rooms/${roomId}/messages/`, { content: `traffic ${count}` });
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return async () => {
+    running = false;
+    await done;
+    return count;
+  };
 }

@@ -1,0 +1,649 @@
+// The web client's state and everything that changes it: REST loads, live
+// frames, sends, drafts. Views read `state` and call these functions; after
+// each change `changed()` asks the app to render again (Preact then updates
+// only the DOM that differs, keyed by message and room ids). No DOM here.
+
+import { ApiError, ConfabClient, NetworkError } from "./confab-client.js";
+
+export const client = new ConfabClient({ storage: globalThis.localStorage });
+export const PAGE = 50;
+const TYPING_SHOWN_MS = 6000;
+const DRAFTS_KEY = "confab.drafts";
+
+export const state = {
+  screen: "loading", // "loading" | "login" | "no-access" | "chat"
+  bootError: "",
+  rooms: new Map(), // id -> room object from the API, kept current by live frames
+  roomId: null, // the open room
+  view: null, // the open room's messages: see openRoom
+  placeholder: "Pick a room on the left, or create one.",
+  readers: new Map(), // roomId -> Map(userId -> {user, messageId}) from message_read frames
+  online: new Map(), // roomId -> Set(userId), from members lists and presence frames
+  typing: new Map(), // userId -> {user, timer}, in the open room
+  members: new Map(), // roomId -> members list (for the panel and @mention suggestions)
+  membersError: "",
+  panel: null, // "members" | "notifications" | null
+  notifications: [],
+  unreadNotifications: 0,
+  connection: "connecting", // the user socket: "connecting" | "open" | "offline"
+  failed: [], // sends the server refused: {roomId, clientId, content, reason}
+  drafts: loadDrafts(), // roomId -> unsent text
+  reply: null, // the reply being written: {roomId, message}
+  confirmation: null, // the open confirmation dialog: {title, body, action, run, resolve}
+  live: null,
+};
+
+let render = () => {};
+let renderQueued = false;
+
+/** The app's renderer, called (once per task) after changes. */
+export function onChange(callback) {
+  render = callback;
+}
+
+export function changed() {
+  if (renderQueued) return;
+  renderQueued = true;
+  queueMicrotask(() => {
+    renderQueued = false;
+    render();
+  });
+}
+
+export const me = () => client.user;
+export const currentRoom = () => state.rooms.get(state.roomId) ?? null;
+export const canModerate = (room) => room?.my_role === "admin" || room?.my_role === "moderator";
+
+/** One line for an error, saying plainly when the server is out of reach. */
+export function describe(error) {
+  if (error instanceof NetworkError) return "The server cannot be reached. Check your connection.";
+  return error?.message ?? String(error);
+}
+
+// ---- session ------------------------------------------------------------------
+
+export async function boot() {
+  client.on("logout", () => {
+    state.live = null;
+    state.roomId = null;
+    state.view = null;
+    state.rooms = new Map();
+    state.readers.clear();
+    state.online.clear();
+    state.members.clear();
+    state.failed = [];
+    state.reply = null;
+    state.drafts = new Map();
+    state.panel = null;
+    localStorage.removeItem(DRAFTS_KEY);
+    state.screen = "login";
+    changed();
+  });
+  client.on("outbox", changed);
+  client.on("sent", ({ message }) => addMessage(message));
+  client.on("send_failed", ({ roomId, clientId, content, error }) => {
+    state.failed.push({ roomId, clientId, content, reason: describe(error) });
+    changed();
+  });
+  // A server that is down at load time is waited for, not mistaken for a
+  // logged-out user: the stored session (and outbox) is kept.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      if (await client.restore()) return enter();
+      break;
+    } catch (error) {
+      state.bootError = `${describe(error)} Retrying…`;
+      changed();
+      await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 1000 * 2 ** Math.min(attempt, 3))));
+    }
+  }
+  state.bootError = "";
+  state.screen = "login";
+  changed();
+}
+
+export async function login(username, password) {
+  await client.login(username, password);
+  await enter();
+}
+
+export function logout() {
+  client.logout();
+}
+
+async function enter() {
+  state.bootError = "";
+  if (!me().is_developer) {
+    state.screen = "no-access";
+    changed();
+    return;
+  }
+  state.screen = "chat";
+  changed();
+  try {
+    await loadRooms();
+  } catch (error) {
+    state.placeholder = describe(error);
+  }
+  loadNotifications();
+  connectLive();
+  client.resumeOutbox();
+  openFromLocation();
+}
+
+// ---- rooms --------------------------------------------------------------------
+
+export async function loadRooms() {
+  const rooms = await client.allRooms();
+  // Rooms found by a search stay until the next full load.
+  state.rooms = new Map(rooms.map((room) => [room.id, room]));
+  for (const room of rooms) if (room.is_member) state.live?.track(room.id, room.last_message?.id ?? 0);
+  changed();
+}
+
+/** Reloads one room; a 404 means it is gone (deleted, or we lost access). */
+export async function refreshRoom(id) {
+  try {
+    const room = await client.room(id);
+    state.rooms.set(id, room);
+    if (room.is_member) state.live?.track(id, room.last_message?.id ?? 0);
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 404)) return;
+    state.rooms.delete(id);
+    if (state.roomId === id) closeRoom("This room is no longer available.");
+  }
+  changed();
+}
+
+/** Public rooms the server finds by name, added to what is known. */
+export async function searchRooms(text) {
+  try {
+    for (const room of await client.allRooms(text)) if (!state.rooms.has(room.id)) state.rooms.set(room.id, room);
+    changed();
+  } catch {
+    // The local filter still shows what is known.
+  }
+}
+
+export async function createRoom(fields) {
+  const room = await client.createRoom(fields);
+  state.rooms.set(room.id, room);
+  state.live?.track(room.id, 0);
+  changed();
+  navigateTo(room.id);
+}
+
+export async function updateRoom(id, fields) {
+  const room = await client.updateRoom(id, fields);
+  state.rooms.set(id, room);
+  changed();
+}
+
+export async function joinRoom(id) {
+  const { room } = await client.joinRoom(id);
+  state.rooms.set(id, room);
+  state.live?.track(id, room.last_message?.id ?? 0);
+  loadMembers(id);
+  changed();
+}
+
+export async function leaveRoom(id) {
+  await client.leaveRoom(id);
+  state.live?.forget(id);
+  navigateTo(null);
+  await refreshRoom(id);
+}
+
+export async function deleteRoom(id) {
+  await client.deleteRoom(id);
+  state.rooms.delete(id);
+  if (state.roomId === id) closeRoom("This room was deleted.");
+  changed();
+}
+
+export function totalUnread() {
+  let total = 0;
+  for (const room of state.rooms.values()) if (room.is_member) total += room.unread_count;
+  return total;
+}
+
+// ---- navigation ---------------------------------------------------------------
+
+export function navigateTo(roomId) {
+  location.hash = roomId ? `#/rooms/${roomId}` : "#/";
+}
+
+export function openFromLocation() {
+  if (state.screen !== "chat") return;
+  const match = /^#\/rooms\/(\d+)$/.exec(location.hash);
+  const id = match ? Number(match[1]) : null;
+  if (id && id !== state.roomId) openRoom(id);
+  else if (!id && state.roomId) closeRoom();
+}
+
+globalThis.addEventListener?.("hashchange", openFromLocation);
+
+// ---- the open room ------------------------------------------------------------
+
+/**
+ * Opens a room: its newest page of history, with `firstUnread` the first
+ * message from someone else the user has not read (the "New messages"
+ * divider stays there while the room is open).
+ */
+export async function openRoom(id) {
+  state.roomId = id;
+  state.view = {
+    roomId: id,
+    messages: new Map(),
+    loaded: false,
+    error: "",
+    hasOlder: false,
+    loadingOlder: false,
+    firstUnread: null,
+    scrollTo: null, // "unread" | "bottom" | "keep": what the list does after its next render
+    readUpTo: 0,
+  };
+  state.typing.clear();
+  if (!state.rooms.has(id)) await refreshRoom(id);
+  if (state.roomId !== id) return;
+  if (!state.rooms.has(id)) return closeRoom("This room is no longer available.");
+  if (state.panel === "members" || currentRoom()?.is_member) loadMembers(id);
+  changed();
+  await loadNewest(id);
+}
+
+async function loadNewest(id) {
+  const view = state.view;
+  try {
+    const page = await client.messages(id, { limit: PAGE });
+    if (state.view !== view) return;
+    for (const message of page.results) view.messages.set(message.id, message);
+    view.hasOlder = Boolean(page.next);
+    view.loaded = true;
+    view.error = "";
+    const room = state.rooms.get(id);
+    if (room?.is_member && room.unread_count > 0) {
+      view.firstUnread = page.results.find((m) => !m.is_read && m.sender.id !== me().id)?.id ?? null;
+    }
+    view.scrollTo = view.firstUnread ? "unread" : "bottom";
+  } catch (error) {
+    if (state.view === view) view.error = describe(error);
+  }
+  changed();
+}
+
+/** After a reconnect: what the open room missed (or all of it, if it never loaded). */
+async function catchUpOpenRoom() {
+  const view = state.view;
+  if (!view) return;
+  if (!view.loaded) return loadNewest(view.roomId);
+  try {
+    for (;;) {
+      const newest = Math.max(0, ...view.messages.keys());
+      const page = await client.messages(view.roomId, { after: newest, limit: 200 });
+      if (state.view !== view) return;
+      for (const message of page.results) addMessage(message);
+      if (!page.previous || page.results.length === 0) break;
+    }
+    view.error = "";
+  } catch (error) {
+    if (state.view === view) view.error = describe(error);
+  }
+  changed();
+}
+
+export async function loadOlder() {
+  const view = state.view;
+  if (!view || view.loadingOlder || !view.hasOlder || view.messages.size === 0) return;
+  view.loadingOlder = true;
+  try {
+    const oldest = Math.min(...view.messages.keys());
+    const page = await client.messages(view.roomId, { before: oldest, limit: PAGE });
+    if (state.view !== view) return;
+    for (const message of page.results) view.messages.set(message.id, message);
+    view.hasOlder = Boolean(page.next);
+    view.scrollTo = "keep";
+  } catch (error) {
+    view.error = describe(error);
+  } finally {
+    view.loadingOlder = false;
+    changed();
+  }
+}
+
+export function closeRoom(notice) {
+  state.roomId = null;
+  state.view = null;
+  state.typing.clear();
+  if (state.panel === "members") state.panel = null;
+  state.placeholder = notice ?? "Pick a room on the left, or create one.";
+  if (location.hash !== "#/" && location.hash !== "") history.replaceState(null, "", "#/");
+  changed();
+}
+
+/** A stored message, from a frame, a send or a catch-up; counted once however often it comes. */
+export function addMessage(message) {
+  const room = state.rooms.get(message.room);
+  if (room) {
+    if (message.id > (room.last_message?.id ?? 0)) {
+      room.last_message = message;
+      const fromOther = message.sender.id !== me().id;
+      const known = state.view?.roomId === message.room && state.view.messages.has(message.id);
+      if (room.is_member && fromOther && !known && message.id > (room.readUpTo ?? 0)) room.unread_count += 1;
+    }
+  } else {
+    refreshRoom(message.room);
+  }
+  const view = state.view;
+  if (view?.roomId === message.room) {
+    view.messages.set(message.id, message);
+    clearTyping(message.sender.id);
+  }
+  changed();
+}
+
+function removeMessage(roomId, messageId) {
+  const room = state.rooms.get(roomId);
+  if (room?.last_message?.id === messageId) refreshRoom(roomId);
+  if (state.view?.roomId === roomId) state.view.messages.delete(messageId);
+  changed();
+}
+
+export async function deleteMessage(message) {
+  await client.deleteMessage(message.id);
+  removeMessage(message.room, message.id);
+}
+
+/**
+ * The user has seen `messageId` (it was on screen while the page was
+ * visible): the read pointer moves there, and mention or reply
+ * notifications about messages up to it are read too.
+ */
+export function seen(messageId) {
+  const room = currentRoom();
+  const view = state.view;
+  if (!room?.is_member || !view || document.visibilityState !== "visible") return;
+  if (messageId <= (room.readUpTo ?? 0)) return;
+  room.readUpTo = messageId;
+  room.unread_count = [...view.messages.values()].filter(
+    (m) => m.id > messageId && m.sender.id !== me().id,
+  ).length;
+  for (const notification of state.notifications) {
+    if (!notification.is_read && notification.room === room.id && notification.message && notification.message <= messageId) {
+      readNotification(notification);
+    }
+  }
+  sendReadPointer(room.id);
+  changed();
+}
+
+// One read pointer per quarter second at most, the newest.
+const readTimers = new Map();
+function sendReadPointer(roomId) {
+  if (readTimers.has(roomId)) return;
+  readTimers.set(
+    roomId,
+    setTimeout(() => {
+      readTimers.delete(roomId);
+      const upTo = state.rooms.get(roomId)?.readUpTo;
+      if (upTo && !state.live?.markRead(roomId, upTo)) client.markRead(upTo).catch(() => {});
+    }, 250),
+  );
+}
+
+// ---- sending ------------------------------------------------------------------
+
+/** Sends a message; it shows as pending (from the client's outbox) until stored. */
+export function send(roomId, content, replyTo) {
+  if (state.view?.roomId === roomId) state.view.scrollTo = "bottom";
+  client.send(roomId, content, { replyTo: replyTo?.id }).catch(() => {});
+}
+
+export function dismissFailed(failed) {
+  state.failed = state.failed.filter((entry) => entry !== failed);
+  changed();
+}
+
+function loadDrafts() {
+  try {
+    return new Map(Object.entries(JSON.parse(localStorage.getItem(DRAFTS_KEY) ?? "{}")).map(([k, v]) => [Number(k), v]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** Keeps what is typed in a room's composer, across room switches and reloads. */
+export function saveDraft(roomId, text) {
+  if (text) state.drafts.set(roomId, text);
+  else state.drafts.delete(roomId);
+  try {
+    localStorage.setItem(DRAFTS_KEY, JSON.stringify(Object.fromEntries(state.drafts)));
+  } catch {
+    // Storage full or disabled: the draft lives as long as the page.
+  }
+}
+
+// ---- typing and presence ------------------------------------------------------
+
+function setTyping(user, isTyping) {
+  clearTyping(user.id);
+  if (isTyping) {
+    const timer = setTimeout(() => clearTyping(user.id), TYPING_SHOWN_MS);
+    state.typing.set(user.id, { user, timer });
+  }
+  changed();
+}
+
+function clearTyping(userId) {
+  const entry = state.typing.get(userId);
+  if (!entry) return;
+  clearTimeout(entry.timer);
+  state.typing.delete(userId);
+  changed();
+}
+
+export function onlineSet(roomId) {
+  if (!state.online.has(roomId)) state.online.set(roomId, new Set());
+  return state.online.get(roomId);
+}
+
+function presence(roomId, user, isOnline) {
+  const online = onlineSet(roomId);
+  if (isOnline) online.add(user.id);
+  else {
+    online.delete(user.id);
+    if (roomId === state.roomId) clearTyping(user.id);
+  }
+  changed();
+}
+
+// ---- members ------------------------------------------------------------------
+
+export async function loadMembers(id = state.roomId) {
+  try {
+    const members = await client.members(id);
+    state.members.set(id, members);
+    const online = onlineSet(id);
+    online.clear();
+    for (const member of members) if (member.is_online) online.add(member.user.id);
+    state.membersError = "";
+  } catch (error) {
+    if (id === state.roomId) state.membersError = describe(error);
+  }
+  changed();
+}
+
+async function memberAction(action) {
+  state.membersError = "";
+  const id = state.roomId;
+  try {
+    await action(id);
+  } catch (error) {
+    state.membersError = describe(error);
+  }
+  await loadMembers(id);
+}
+
+export const addMember = (username) => memberAction((id) => client.addMember(id, { username }));
+export const setRole = (user, role) => memberAction((id) => client.setRole(id, user.id, role));
+export const removeMember = (user) => memberAction((id) => client.removeMember(id, user.id));
+
+// ---- notifications ------------------------------------------------------------
+
+export async function loadNotifications() {
+  try {
+    const [page, unread] = await Promise.all([client.notifications(), client.notifications({ unreadOnly: true })]);
+    state.notifications = page.results;
+    state.unreadNotifications = unread.count;
+    changed();
+  } catch {
+    // The badge stays as it was; the next reconnect loads them again.
+  }
+}
+
+export async function readNotification(notification) {
+  if (notification.is_read) return;
+  notification.is_read = true;
+  state.unreadNotifications = Math.max(0, state.unreadNotifications - 1);
+  changed();
+  try {
+    await client.readNotification(notification.id);
+  } catch {
+    // Shown as read here; the next load says what the server has.
+  }
+}
+
+export async function readAllNotifications() {
+  await client.readAllNotifications();
+  for (const notification of state.notifications) notification.is_read = true;
+  state.unreadNotifications = 0;
+  changed();
+}
+
+/**
+ * A desktop notification for a mention or reply while the page is hidden
+ * (permission is asked for only when the user presses the button for it).
+ */
+function notifyDesktop(notification) {
+  if (!["mention", "reply"].includes(notification.notification_type)) return;
+  if (typeof Notification === "undefined" || Notification.permission !== "granted") return;
+  if (document.visibilityState === "visible") return;
+  const shown = new Notification(notification.title, { body: notification.content, tag: `confab-${notification.id}` });
+  shown.onclick = () => {
+    globalThis.focus();
+    if (notification.room) navigateTo(notification.room);
+    shown.close();
+  };
+}
+
+// ---- panels and confirmations -------------------------------------------------
+
+export function togglePanel(name, open = state.panel !== name) {
+  state.panel = open ? name : state.panel === name ? null : state.panel;
+  if (open && name === "members") loadMembers();
+  changed();
+}
+
+/**
+ * Asks before a destructive action, in a modal `alertdialog` outside the
+ * live message list (so no frame can disarm it). Resolves true when the
+ * action ran, false when the user cancelled; errors from `run` are shown in
+ * the dialog.
+ */
+export function confirm({ title, body, action, run }) {
+  return new Promise((resolve) => {
+    state.confirmation = { title, body, action, run, resolve, error: "", busy: false };
+    changed();
+  });
+}
+
+export async function settleConfirmation(accepted) {
+  const confirmation = state.confirmation;
+  if (!confirmation || confirmation.busy) return;
+  if (!accepted) {
+    state.confirmation = null;
+    confirmation.resolve(false);
+    return changed();
+  }
+  confirmation.busy = true;
+  changed();
+  try {
+    await confirmation.run();
+    state.confirmation = null;
+    confirmation.resolve(true);
+  } catch (error) {
+    confirmation.error = describe(error);
+    confirmation.busy = false;
+  }
+  changed();
+}
+
+// ---- live frames --------------------------------------------------------------
+
+function connectLive() {
+  const live = client.live();
+  state.live = live;
+  for (const room of state.rooms.values()) if (room.is_member) live.track(room.id, room.last_message?.id ?? 0);
+  let wasOffline = false;
+
+  live.on("status", (status) => {
+    state.connection = status;
+    if (status === "offline") wasOffline = true;
+    if (status === "open" && wasOffline) {
+      // The socket replays missed messages of member rooms; the rest comes over REST.
+      wasOffline = false;
+      if (state.view?.error) state.view.error = "";
+      loadRooms().catch(() => {});
+      loadNotifications();
+      catchUpOpenRoom();
+      if (state.roomId && state.members.has(state.roomId)) loadMembers();
+    }
+    changed();
+  });
+  live.on("refused", () => client.me().then(enter, () => client.logout()));
+  live.on("chat_message", ({ message }) => addMessage(message));
+  live.on("message_deleted", ({ room, message_id }) => removeMessage(room, message_id));
+  live.on("message_read", ({ room, message_id, user }) => {
+    if (user.id === me().id) {
+      const known = state.rooms.get(room);
+      if (known && message_id >= (known.last_message?.id ?? 0)) known.unread_count = 0;
+      if (known) known.readUpTo = Math.max(known.readUpTo ?? 0, message_id);
+      return changed();
+    }
+    if (!state.readers.has(room)) state.readers.set(room, new Map());
+    const readers = state.readers.get(room);
+    if ((readers.get(user.id)?.messageId ?? 0) >= message_id) return;
+    readers.set(user.id, { user, messageId: message_id });
+    changed();
+  });
+  live.on("typing", ({ room, user, is_typing }) => {
+    if (room === state.roomId && user.id !== me().id) setTyping(user, is_typing);
+  });
+  live.on("user_joined", ({ room, user }) => presence(room, user, true));
+  live.on("user_left", ({ room, user }) => presence(room, user, false));
+  live.on("member_added", ({ room }) => membershipChanged(room));
+  live.on("member_removed", ({ room }) => membershipChanged(room));
+  live.on("notification", ({ notification }) => {
+    state.notifications.unshift(notification);
+    state.unreadNotifications += 1;
+    notifyDesktop(notification);
+    changed();
+  });
+  live.on("room_deleted", ({ room }) => {
+    state.rooms.delete(room);
+    if (room === state.roomId) closeRoom("This room was deleted.");
+    changed();
+  });
+  live.on("resync_required", ({ room }) => {
+    refreshRoom(room);
+    if (room === state.roomId) openRoom(room);
+  });
+}
+
+function membershipChanged(roomId) {
+  // refreshRoom also closes the view when we lost access to the open room.
+  refreshRoom(roomId);
+  if (state.members.has(roomId)) loadMembers(roomId);
+}
+
+document.addEventListener("visibilitychange", changed);
