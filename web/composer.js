@@ -177,6 +177,7 @@ export function Composer({ room }) {
       <textarea
         id=${INPUT_ID}
         ref=${input}
+        data-focus-fallback
         rows="1"
         dir="auto"
         placeholder=${`Message ${room.name}`}

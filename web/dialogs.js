@@ -10,6 +10,11 @@
 import { html, useLayoutEffect, useRef } from "./html.js";
 import { settleConfirmation, state } from "./store.js";
 
+/** Where focus goes when its element is gone (a deleted message's button): the composer, else the room search. */
+function focusFallback() {
+  return [...document.querySelectorAll("[data-focus-fallback]")].filter((element) => element.offsetParent !== null).at(-1);
+}
+
 /** A modal dialog that is open while mounted; `onClose` runs on Escape. */
 export function Modal({ labelledBy, describedBy, role, onClose, className = "", children }) {
   const dialog = useRef(null);
@@ -19,8 +24,7 @@ export function Modal({ labelledBy, describedBy, role, onClose, className = "", 
     element.showModal();
     return () => {
       element.close();
-      const target = opener?.isConnected ? opener : document.querySelector("[data-focus-fallback]");
-      target?.focus?.();
+      (opener?.isConnected ? opener : focusFallback())?.focus?.();
     };
   }, []);
   const cancel = (event) => {

@@ -33,7 +33,7 @@ export function RoomList() {
       <button type="button" class="primary small" onClick=${() => setCreating(true)}>New room</button>
     </div>
     <label for="room-search" class="visually-hidden">Search rooms</label>
-    <input id="room-search" type="search" placeholder="Search rooms" autocomplete="off" value=${filter} onInput=${onFilter} />
+    <input id="room-search" data-focus-fallback type="search" placeholder="Search rooms" autocomplete="off" value=${filter} onInput=${onFilter} />
     <ul class="room-list" aria-label="Your rooms">
       ${mine.map((room) => html`<${RoomItem} key=${room.id} room=${room} />`)}
     </ul>

@@ -241,7 +241,6 @@ export async function openRoom(id) {
     loadingOlder: false,
     firstUnread: null,
     scrollTo: null, // "unread" | "bottom" | "keep": what the list does after its next render
-    readUpTo: 0,
   };
   state.typing.clear();
   if (!state.rooms.has(id)) await refreshRoom(id);
@@ -528,7 +527,12 @@ function notifyDesktop(notification) {
   if (!["mention", "reply"].includes(notification.notification_type)) return;
   if (typeof Notification === "undefined" || Notification.permission !== "granted") return;
   if (document.visibilityState === "visible") return;
-  const shown = new Notification(notification.title, { body: notification.content, tag: `confab-${notification.id}` });
+  let shown;
+  try {
+    shown = new Notification(notification.title, { body: notification.content, tag: `confab-${notification.id}` });
+  } catch {
+    return; // some mobile browsers only notify through a service worker
+  }
   shown.onclick = () => {
     globalThis.focus();
     if (notification.room) navigateTo(notification.room);
@@ -582,6 +586,7 @@ export async function settleConfirmation(accepted) {
 
 function connectLive() {
   const live = client.live();
+  if (state.live === live) return; // already listening (enter() again without a logout)
   state.live = live;
   for (const room of state.rooms.values()) if (room.is_member) live.track(room.id, room.last_message?.id ?? 0);
   let wasOffline = false;

@@ -74,6 +74,8 @@ describe("the web client under live traffic", () => {
     assert.equal(await alice.evaluate(() => document.activeElement.textContent.trim()), "Cancel");
     await dialog.getByRole("button", { name: "Delete message" }).click();
     await messageItem(alice, "delete me please").waitFor({ state: "detached" });
+    // The button that opened the dialog is gone with its message: focus goes to the composer.
+    assert.equal(await alice.evaluate(() => document.activeElement.id), "message-input");
     await stop();
     const page = await api("bob", "GET", `/api/chat/rooms/${busy.id}/messages/?limit=200`);
     assert.ok(!page.results.some((m) => m.content === "delete me please"), "deleted on the server");
