@@ -7,7 +7,7 @@
 // arrow keys, Home and End move between messages, and Tab from a message
 // reaches its actions, which are named after the message they act on.
 
-import { html, useEffect, useLayoutEffect, useRef, useState } from "./html.js";
+import { html, useEffect, useLayoutEffect, useMemo, useRef, useState } from "./html.js";
 import {
   canModerate,
   client,
@@ -40,12 +40,14 @@ export function MessageList({ room }) {
         (entries) => {
           for (const entry of entries) {
             const id = Number(entry.target.dataset.id);
-            if (entry.isIntersecting) visible.current.add(id);
+            // Half of it on screen, or a screenful of one taller than that.
+            const shown = entry.intersectionRatio >= 0.5 || entry.intersectionRect.height >= 200;
+            if (entry.isIntersecting && shown) visible.current.add(id);
             else visible.current.delete(id);
           }
           reportSeen();
         },
-        { threshold: 0.5 },
+        { threshold: [0, 0.25, 0.5, 0.75, 1] },
       ),
   );
   const [dividerObserver] = useState(
@@ -222,6 +224,7 @@ function MessageItem({ message, room, continued, tabbable, seenBy, observer, onG
     };
   }, []);
   const myself = me();
+  const content = useMemo(() => formatContent(message.content, myself.username), [message.content]);
   const mine = message.sender.id === myself.id;
   const deletable = room.is_member && (mine || canModerate(room));
   const when = clock(message.created_at);
@@ -272,7 +275,7 @@ function MessageItem({ message, room, continued, tabbable, seenBy, observer, onG
             <span class="quote-sender">${preview.sender.username}: </span>${preview.content}
           </blockquote>`
         : null}
-      <div class="content" dir="auto">${formatContent(message.content, myself.username)}</div>
+      <div class="content" dir="auto">${content}</div>
       ${seenBy ? html`<p class="seen">${seenBy}</p>` : null}
     </article>
   </li>`;

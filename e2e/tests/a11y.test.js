@@ -58,6 +58,7 @@ describe("accessibility (axe-core)", () => {
         await page.emulateMedia({ colorScheme: scheme });
         const check = (what) => assertAccessible(page, `${what} (${size}, ${scheme})`);
         await page.getByRole("button", { name: "Log in" }).waitFor();
+        await page.getByRole("main").getByRole("heading", { level: 1, name: "Confab" }).waitFor();
         await check("the login screen");
 
         await login(page, "carol", PASSWORD);
@@ -67,6 +68,7 @@ describe("accessibility (axe-core)", () => {
 
         await login(page, "alice", PASSWORD);
         await page.getByRole("navigation", { name: "Rooms" }).waitFor();
+        await page.getByRole("banner").getByRole("heading", { level: 1, name: "Confab" }).waitFor();
         await check("the room list");
 
         await page.getByRole("button", { name: "New room" }).click();

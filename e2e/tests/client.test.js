@@ -12,6 +12,7 @@ import {
   PHONE,
   composer,
   eventually,
+  assertAccessible,
   launchBrowser,
   liveTraffic,
   login,
@@ -67,8 +68,10 @@ describe("the web client under live traffic", () => {
     const dialog = alice.getByRole("alertdialog", { name: "Delete this message?" });
     await dialog.waitFor();
     assert.match(await dialog.innerText(), /delete me please/);
-    // Several messages and read receipts arrive while the dialog is open.
+    // Messages and read receipts arrive while the dialog is open, for longer
+    // than the old armed button lasted (4 s).
     await messageItem(alice, "traffic 4").waitFor();
+    await alice.waitForTimeout(4500);
     assert.ok(await dialog.isVisible(), "the confirmation is still open");
     // Cancel is focused, so a stray Enter cannot destroy anything.
     assert.equal(await alice.evaluate(() => document.activeElement.textContent.trim()), "Cancel");
@@ -384,6 +387,8 @@ describe("the web client under live traffic", () => {
     await alice.getByRole("heading", { name: "Busy", exact: true }).waitFor();
     await alice.goto(`/#/rooms/${quiet.id}`);
     await messageItem(alice, "queued while down").getByText("Sending…").waitFor();
+    // "Sending…", the offline banner and the error all meet contrast.
+    await assertAccessible(alice, "a room during an outage, with a pending message");
     const outbox = await alice.evaluate(() => JSON.parse(localStorage.getItem("confab.outbox")));
     assert.equal(outbox.entries.length, 1);
 
