@@ -57,22 +57,21 @@ fn message(id: i64, reply: bool) -> Message {
         client_id: Some("c0ffee00-1234-4abc-8def-0123456789ab".into()),
         is_read: false,
         read_count: 0,
+        edited_at: None,
+        reactions: Vec::new(),
+        change_seq: id,
     }
 }
 
 fn chat_frame(id: i64, reply: bool) -> Frame {
-    let event = ServerEvent::ChatMessage {
-        message: Box::new(message(id, reply)),
-    };
+    let event = ServerEvent::chat_message(message(id, reply));
     Frame::encode(&event, Some(ROOM), Some(id))
 }
 
 fn encode(c: &mut Criterion) {
     let mut group = c.benchmark_group("encode");
     for (name, reply) in [("chat_message", false), ("chat_message_reply", true)] {
-        let event = ServerEvent::ChatMessage {
-            message: Box::new(message(1000, reply)),
-        };
+        let event = ServerEvent::chat_message(message(1000, reply));
         let len = Frame::encode(&event, Some(ROOM), None).text.len();
         group.throughput(Throughput::Bytes(len as u64));
         group.bench_function(BenchmarkId::new(name, format!("{len}B")), |b| {
@@ -95,9 +94,7 @@ fn encode(c: &mut Criterion) {
             BenchmarkId::new(format!("{name}_clone_and_encode"), format!("{len}B")),
             |b| {
                 b.iter(|| {
-                    let event = ServerEvent::ChatMessage {
-                        message: Box::new(black_box(&msg).clone()),
-                    };
+                    let event = ServerEvent::chat_message(black_box(&msg).clone());
                     Frame::encode(&event, Some(ROOM), None)
                 })
             },

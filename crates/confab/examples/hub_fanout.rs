@@ -402,10 +402,11 @@ async fn publish(
                 client_id: Some(format!("fanout-{index}")),
                 is_read: false,
                 read_count: 0,
+                edited_at: None,
+                reactions: Vec::new(),
+                change_seq: seq,
             };
-            let event = ServerEvent::ChatMessage {
-                message: Box::new(message),
-            };
+            let event = ServerEvent::chat_message(message);
             hub.publish(room, &Frame::encode(&event, Some(room), Some(seq)));
             per_room[r] += 1;
             index += 1;

@@ -56,22 +56,24 @@ pub async fn add(
     Path(id): Path<i64>,
     body: JsonObject,
 ) -> Result<(StatusCode, Json<Member>)> {
-    let target = || {
-        let mut fields = Fields::new(body.0);
-        let target = if fields.has("user_id") {
-            fields.integer("user_id", true).map(MemberRef::Id)
-        } else if fields.has("username") {
-            fields
-                .text("username", Text::required(USERNAME_MAX))
-                .map(MemberRef::Username)
-        } else {
-            None
-        };
-        fields.finish()?;
-        target.ok_or_else(|| Error::field("user_id", "This field is required."))
-    };
-    let member = members::add(&state.store, state.publisher(), &user, id, target).await?;
+    let member = members::add(&state.store, state.publisher(), &user, id, || user_ref(body)).await?;
     Ok((StatusCode::CREATED, Json(member)))
+}
+
+/// A request body naming a user: `{"user_id"}` or `{"username"}`.
+pub(super) fn user_ref(body: JsonObject) -> Result<MemberRef> {
+    let mut fields = Fields::new(body.0);
+    let target = if fields.has("user_id") {
+        fields.integer("user_id", true).map(MemberRef::Id)
+    } else if fields.has("username") {
+        fields
+            .text("username", Text::required(USERNAME_MAX))
+            .map(MemberRef::Username)
+    } else {
+        None
+    };
+    fields.finish()?;
+    target.ok_or_else(|| Error::field("user_id", "This field is required."))
 }
 
 /// Change a member's role (room admins; the last admin cannot be demoted).

@@ -6,15 +6,16 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
-use super::input::{JsonObject, Path};
+use super::input::{Fields, JsonObject, Path, Text};
 use super::pagination::RequestUrl;
 use super::{BadRequestBody, ErrorBody};
 use crate::app::AppState;
 use crate::auth::Developer;
 use crate::chat::messages;
 use crate::chat::posting::{self, NewMessageInput, Posted};
-use crate::chat::types::limits::{HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX};
-use crate::chat::types::{Message, MessageType};
+use crate::chat::reactions::{self, Added};
+use crate::chat::types::limits::{EMOJI_MAX, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, MESSAGE_CONTENT_MAX};
+use crate::chat::types::{Message, MessageType, Reaction};
 use crate::error::{Error, FieldErrors, Result};
 use crate::store::messages::Cursor;
 
@@ -37,6 +38,9 @@ pub struct HistoryBody {
     previous: Option<String>,
     /// Oldest first.
     results: Vec<Message>,
+    /// The room's change number as of this page: a socket opened with
+    /// `?since=` it receives every later change.
+    change_seq: i64,
 }
 
 #[derive(ToSchema)]
@@ -52,6 +56,22 @@ pub struct PostMessageBody {
     /// At most 64 characters; a retry with the same value returns the first message.
     #[schema(max_length = 64)]
     client_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EditMessageBody {
+    /// 1 to 5000 characters after trimming.
+    #[schema(min_length = 1, max_length = 5000)]
+    content: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ReactionBody {
+    /// 1 to 32 characters, no whitespace.
+    #[schema(min_length = 1, max_length = 32)]
+    emoji: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -137,6 +157,7 @@ pub async fn history(
         next,
         previous,
         results: page.messages,
+        change_seq: page.change_seq,
     }))
 }
 
@@ -189,5 +210,78 @@ pub async fn delete(
     Path(id): Path<i64>,
 ) -> Result<StatusCode> {
     messages::delete(&state.store, state.publisher(), &user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Change a message's content (its sender, while a member); the room gets
+/// `message_edited`, and members newly mentioned a `mention` notification.
+#[utoipa::path(patch, path = "/api/chat/messages/{id}/", tag = "messages", params(("id" = i64, Path)),
+    request_body = EditMessageBody, security(("jwt" = [])),
+    responses(
+        (status = 200, body = Message), (status = 400, body = BadRequestBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, description = "Deleted or invisible", body = ErrorBody),
+    ))]
+pub async fn edit(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+    body: JsonObject,
+) -> Result<Json<Message>> {
+    let content = || {
+        let mut fields = Fields::new(body.0);
+        let content = fields.text("content", Text::required(MESSAGE_CONTENT_MAX));
+        fields.finish()?;
+        Ok(content.unwrap_or_default())
+    };
+    Ok(Json(
+        messages::edit(&state.store, state.publisher(), &user, id, content).await?,
+    ))
+}
+
+/// React to a message (room members): 201 with everyone's reaction with
+/// that emoji, 200 when the caller had already reacted with it.
+#[utoipa::path(post, path = "/api/chat/messages/{id}/reactions/", tag = "messages", params(("id" = i64, Path)),
+    request_body = ReactionBody, security(("jwt" = [])),
+    responses(
+        (status = 201, body = Reaction), (status = 200, description = "Already there: nothing stored", body = Reaction),
+        (status = 400, description = "Bad emoji, or 20 different emoji already", body = BadRequestBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    ))]
+pub async fn react(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path(id): Path<i64>,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<Reaction>)> {
+    let emoji = || {
+        let mut fields = Fields::new(body.0);
+        let emoji = fields.text("emoji", Text::required(EMOJI_MAX).untrimmed());
+        fields.finish()?;
+        let emoji = emoji.unwrap_or_default();
+        reactions::valid_emoji(&emoji).map_err(|message| Error::field("emoji", message))?;
+        Ok(emoji)
+    };
+    let (added, reaction) = reactions::add(&state.store, state.publisher(), &user, id, emoji).await?;
+    let status = match added {
+        Added::Created => StatusCode::CREATED,
+        Added::Existing => StatusCode::OK,
+    };
+    Ok((status, Json(reaction)))
+}
+
+/// Take back one's reaction (`emoji` URL-encoded); 404 when there is none.
+#[utoipa::path(delete, path = "/api/chat/messages/{id}/reactions/{emoji}/", tag = "messages",
+    params(("id" = i64, Path), ("emoji" = String, Path)), security(("jwt" = [])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unreact(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    Path((id, emoji)): Path<(i64, String)>,
+) -> Result<StatusCode> {
+    // An emoji that could never have been stored is a reaction the caller does not have.
+    if reactions::valid_emoji(&emoji).is_err() {
+        return Err(Error::NotFound);
+    }
+    reactions::remove(&state.store, state.publisher(), &user, id, &emoji).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,7 +15,7 @@ pub mod users;
 
 use std::collections::BTreeMap;
 
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::Router;
 use serde::Serialize;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -51,8 +51,10 @@ pub enum BadRequestBody {
         auth::obtain, auth::refresh, auth::blacklist, auth::verify, auth::me,
         users::list,
         rooms::list, rooms::create, rooms::get, rooms::update, rooms::delete, rooms::join, rooms::leave,
+        rooms::open_direct,
         members::list, members::add, members::update, members::remove,
         messages::history, messages::post, messages::read, messages::delete,
+        messages::edit, messages::react, messages::unreact,
         notifications::list, notifications::read, notifications::read_all,
         service::healthz, service::readyz, service::metrics, service::schema,
     ),
@@ -102,6 +104,7 @@ pub fn routes() -> Router<AppState> {
             get(rooms::get).patch(rooms::update).delete(rooms::delete),
         )
         .route("/api/chat/rooms/{id}/join", post(rooms::join))
+        .route("/api/chat/direct", post(rooms::open_direct))
         .route("/api/chat/rooms/{id}/leave", post(rooms::leave))
         .route("/api/chat/rooms/{id}/members", get(members::list).post(members::add))
         .route(
@@ -113,6 +116,9 @@ pub fn routes() -> Router<AppState> {
             get(messages::history).post(messages::post),
         )
         .route("/api/chat/messages/{id}/read", post(messages::read))
+        .route("/api/chat/messages/{id}", patch(messages::edit))
+        .route("/api/chat/messages/{id}/reactions", post(messages::react))
+        .route("/api/chat/messages/{id}/reactions/{emoji}", delete(messages::unreact))
         .route(
             "/api/chat/messages/{id}/delete",
             axum::routing::delete(messages::delete),

@@ -11,11 +11,13 @@ use super::pagination::{Paginated, Pagination};
 use super::{BadRequestBody, ErrorBody};
 use crate::app::AppState;
 use crate::auth::Developer;
+use crate::chat::direct::{self, Opened};
 use crate::chat::policy::JoinDecision;
 use crate::chat::rooms::{self, NewRoom, RoomPatch};
 use crate::chat::types::limits::{ROOM_DESCRIPTION_MAX, ROOM_NAME_MAX};
 use crate::chat::types::{Room, RoomType};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::store::rooms::RoomFilter;
 
 /// Query parameters (documentation; read through [`Pagination::param`]).
 #[derive(IntoParams)]
@@ -23,6 +25,8 @@ use crate::error::Result;
 pub struct RoomSearch {
     /// Case-insensitive substring of the room name.
     search: Option<String>,
+    /// `true`: only direct conversations; `false`: only other rooms.
+    is_direct: Option<bool>,
     /// Page number, from 1.
     page: Option<String>,
     /// Results per page (default 50, at most 200).
@@ -75,7 +79,17 @@ pub async fn list(
     pagination: Pagination,
 ) -> Result<Json<Paginated<Room>>> {
     let search = pagination.search()?;
-    let (total, rooms) = rooms::list(&state.store, &user, search.as_deref(), pagination.window()).await?;
+    let is_direct = match pagination.param("is_direct").as_deref() {
+        None | Some("") => None,
+        Some("true" | "True" | "1") => Some(true),
+        Some("false" | "False" | "0") => Some(false),
+        Some(_) => return Err(Error::field("is_direct", "Must be true or false.")),
+    };
+    let filter = RoomFilter {
+        search: search.as_deref(),
+        is_direct,
+    };
+    let (total, rooms) = rooms::list(&state.store, &user, filter, pagination.window()).await?;
     Ok(Json(pagination.respond(total, rooms)?))
 }
 
@@ -182,4 +196,35 @@ pub async fn leave(
     Ok(Json(DetailBody {
         detail: "Left the room.",
     }))
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DirectBody {
+    /// The other user; or give `username` instead.
+    user_id: Option<i64>,
+    #[schema(min_length = 1, max_length = 150)]
+    username: Option<String>,
+}
+
+/// Open the direct conversation with another developer: 201 with the room
+/// when it is new, 200 with the same room when it exists (for either of the two).
+#[utoipa::path(post, path = "/api/chat/direct/", tag = "rooms", request_body = DirectBody, security(("jwt" = [])),
+    responses(
+        (status = 201, description = "Created", body = Room), (status = 200, description = "Already there", body = Room),
+        (status = 400, description = "Not another active developer", body = BadRequestBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    ))]
+pub async fn open_direct(
+    State(state): State<AppState>,
+    Developer(user): Developer,
+    body: JsonObject,
+) -> Result<(StatusCode, Json<Room>)> {
+    let other = super::members::user_ref(body)?;
+    let (opened, room) = direct::open(&state.store, state.publisher(), &user, other).await?;
+    let status = match opened {
+        Opened::Created => StatusCode::CREATED,
+        Opened::Existing => StatusCode::OK,
+    };
+    Ok((status, Json(room)))
 }

@@ -25,6 +25,7 @@ pub enum ServerEvent {
     /// `is_read` false and `read_count` 0 (clients treat their own as read).
     ChatMessage {
         message: Box<Message>,
+        change_seq: i64,
     },
     Typing {
         user: UserRef,
@@ -48,6 +49,23 @@ pub enum ServerEvent {
     },
     MessageDeleted {
         message_id: i64,
+        change_seq: i64,
+    },
+    MessageEdited {
+        message: Box<Message>,
+        change_seq: i64,
+    },
+    ReactionAdded {
+        message_id: i64,
+        emoji: String,
+        user: UserRef,
+        change_seq: i64,
+    },
+    ReactionRemoved {
+        message_id: i64,
+        emoji: String,
+        user: UserRef,
+        change_seq: i64,
     },
     Notification {
         notification: Notification,
@@ -74,6 +92,9 @@ pub const KINDS: &[&str] = &[
     "member_removed",
     "message_read",
     "message_deleted",
+    "message_edited",
+    "reaction_added",
+    "reaction_removed",
     "notification",
     "error",
     "pong",
@@ -82,6 +103,26 @@ pub const KINDS: &[&str] = &[
 ];
 
 impl ServerEvent {
+    /// The room change number of a frame that changes a room's history.
+    pub fn change_seq(&self) -> Option<i64> {
+        match self {
+            ServerEvent::ChatMessage { change_seq, .. }
+            | ServerEvent::MessageDeleted { change_seq, .. }
+            | ServerEvent::MessageEdited { change_seq, .. }
+            | ServerEvent::ReactionAdded { change_seq, .. }
+            | ServerEvent::ReactionRemoved { change_seq, .. } => Some(*change_seq),
+            _ => None,
+        }
+    }
+
+    /// A new message's frame, numbered as it was posted.
+    pub fn chat_message(message: Message) -> ServerEvent {
+        ServerEvent::ChatMessage {
+            change_seq: message.change_seq,
+            message: Box::new(message),
+        }
+    }
+
     /// The frame's `type`, for metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -96,6 +137,9 @@ impl ServerEvent {
             ServerEvent::MemberRemoved { .. } => "member_removed",
             ServerEvent::MessageRead { .. } => "message_read",
             ServerEvent::MessageDeleted { .. } => "message_deleted",
+            ServerEvent::MessageEdited { .. } => "message_edited",
+            ServerEvent::ReactionAdded { .. } => "reaction_added",
+            ServerEvent::ReactionRemoved { .. } => "reaction_removed",
             ServerEvent::Notification { .. } => "notification",
             ServerEvent::Error { .. } => "error",
             ServerEvent::Pong => "pong",

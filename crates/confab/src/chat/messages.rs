@@ -7,20 +7,25 @@ use std::collections::HashMap;
 use sea_orm::ConnectionTrait;
 
 use super::events::ServerEvent;
+use super::notifications;
 use super::outbox::{Outbox, Publisher};
 use super::policy;
 use super::rooms::{facts, RoomFacts};
 use super::types::limits::REPLY_PREVIEW_CHARS;
-use super::types::{Message, ReplyPreview, UserRef};
+use super::types::{Message, Reaction, ReplyPreview, UserRef};
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
 use crate::store::entities::messages;
 use crate::store::messages::Cursor;
+use crate::store::order::OrderGuard;
 use crate::store::{self, Store};
 
 /// One page of history, oldest first, and whether older / newer live messages exist.
 pub struct HistoryPage {
     pub cursor: Cursor,
+    /// The room's change number read before the page: resuming from it
+    /// with `?since=` misses nothing the page does not show.
+    pub change_seq: i64,
     pub messages: Vec<Message>,
     pub has_older: bool,
     pub has_newer: bool,
@@ -63,6 +68,7 @@ pub async fn history(
     let messages = present_in_room(db, user.id, &facts, rows).await?;
     Ok(HistoryPage {
         cursor,
+        change_seq: facts.room.change_seq,
         messages,
         has_older,
         has_newer,
@@ -72,6 +78,7 @@ pub async fn history(
 /// Soft-deletes a message (sender, room admin or moderator). A deleted or
 /// invisible message is not found.
 pub async fn delete(store: &Store, publisher: &dyn Publisher, user: &CurrentUser, message_id: i64) -> Result<Message> {
+    let _order = lock_room_of(store, message_id).await?;
     let txn = store.begin().await?;
     let message = store::messages::find(&txn, message_id)
         .await?
@@ -80,18 +87,99 @@ pub async fn delete(store: &Store, publisher: &dyn Publisher, user: &CurrentUser
     let facts = facts(&txn, message.room_id, user.id, true).await?;
     policy::delete_message(&facts.access, message.sender_id == user.id)?;
     store::messages::mark_deleted(&txn, message_id).await?;
+    let change_seq = record_change(&txn, &facts, "deleted", message_id, None).await?;
     txn.commit().await?;
     let room_id = message.room_id;
     let mut outbox = Outbox::new();
     outbox.to_room(
         room_id,
         Some(facts.room.last_seq),
-        ServerEvent::MessageDeleted { message_id },
+        ServerEvent::MessageDeleted { message_id, change_seq },
     );
     publisher.publish(outbox);
     let mut message = present_one(store.reader(), user.id, message).await?;
     message.is_deleted = true;
     Ok(message)
+}
+
+/// Changes the content of a message: its sender, while a member. The
+/// content is checked like a post's (`content` validates it once the caller
+/// is allowed); members newly mentioned are notified. A deleted or invisible
+/// message is not found.
+pub async fn edit(
+    store: &Store,
+    publisher: &dyn Publisher,
+    user: &CurrentUser,
+    message_id: i64,
+    content: impl FnOnce() -> Result<String>,
+) -> Result<Message> {
+    let _order = lock_room_of(store, message_id).await?;
+    let txn = store.begin().await?;
+    let message = store::messages::find(&txn, message_id)
+        .await?
+        .filter(|m| !m.is_deleted)
+        .ok_or(Error::NotFound)?;
+    let facts = facts(&txn, message.room_id, user.id, true).await?;
+    policy::edit_message(&facts.access, message.sender_id == user.id)?;
+    let content = content()?;
+    let mentioned_before = notifications::mentioned_names(&message.content);
+    let edited = store::messages::set_content(&txn, message, &content).await?;
+    let change_seq = record_change(&txn, &facts, "edited", message_id, None).await?;
+    let mut sent = Vec::new();
+    notifications::for_edit(&txn, &facts.room, user, &edited, &mentioned_before, &mut sent).await?;
+    txn.commit().await?;
+    let message = present_one(store.reader(), user.id, edited).await?;
+    let mut outbox = Outbox::new();
+    // As a new message's frame: nobody's read state in it.
+    let broadcast = Message {
+        is_read: false,
+        ..message.clone()
+    };
+    outbox.to_room(
+        message.room,
+        Some(facts.room.last_seq),
+        ServerEvent::MessageEdited {
+            message: Box::new(broadcast),
+            change_seq,
+        },
+    );
+    notifications::announce(&mut outbox, sent);
+    publisher.publish(outbox);
+    Ok(message)
+}
+
+/// Takes, for a change to a message, its room's place in the order of
+/// changes (see [`crate::store::order`]): held until the change is published.
+pub(crate) async fn lock_room_of(store: &Store, message_id: i64) -> Result<OrderGuard> {
+    let message = store::messages::find(store.reader(), message_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(store.room_order().lock([message.room_id]).await)
+}
+
+/// Numbers a change to the history of the room in `facts` (locked by the
+/// caller's transaction) and records it for replay; returns its number.
+pub(crate) async fn record_change<C: ConnectionTrait>(
+    db: &C,
+    facts: &RoomFacts,
+    kind: &str,
+    message_id: i64,
+    reaction: Option<(i64, &str)>,
+) -> Result<i64> {
+    let change_seq = store::changes::next(db, &facts.room).await?;
+    store::changes::record(
+        db,
+        store::changes::NewChange {
+            room_id: facts.room.id,
+            change_seq,
+            kind,
+            message_id,
+            user_id: reaction.map(|(user, _)| user),
+            emoji: reaction.map(|(_, emoji)| emoji),
+        },
+    )
+    .await?;
+    Ok(change_seq)
 }
 
 /// Marks `message_id` and everything before it in its room as read by the
@@ -176,7 +264,7 @@ pub(crate) async fn present_one<C: ConnectionTrait>(
 
 /// Message objects for messages of one room: the room's read pointers are
 /// read once for the whole page.
-async fn present_in_room<C: ConnectionTrait>(
+pub(crate) async fn present_in_room<C: ConnectionTrait>(
     db: &C,
     viewer_id: i64,
     facts: &RoomFacts,
@@ -213,10 +301,12 @@ pub(crate) async fn present<C: ConnectionTrait>(
         .into_iter()
         .map(|m| (m.id, m))
         .collect();
+    let reactions = store::reactions::of_messages(db, rows.iter().map(|m| m.id).collect()).await?;
     let mut user_ids: Vec<i64> = rows
         .iter()
         .map(|m| m.sender_id)
         .chain(replied.values().map(|m| m.sender_id))
+        .chain(reactions.iter().map(|r| r.user_id))
         .collect();
     user_ids.sort_unstable();
     user_ids.dedup();
@@ -225,6 +315,22 @@ pub(crate) async fn present<C: ConnectionTrait>(
         id,
         username: names.get(&id).cloned().unwrap_or_default(),
     };
+    let mut by_message: HashMap<i64, Vec<Reaction>> = HashMap::new();
+    for reaction in reactions {
+        let list = by_message.entry(reaction.message_id).or_default();
+        let user = user_ref(reaction.user_id);
+        match list.iter_mut().find(|r| r.emoji == reaction.emoji) {
+            Some(summary) => {
+                summary.count += 1;
+                summary.users.push(user);
+            }
+            None => list.push(Reaction {
+                emoji: reaction.emoji,
+                count: 1,
+                users: vec![user],
+            }),
+        }
+    }
     Ok(rows
         .into_iter()
         .map(|m| {
@@ -235,12 +341,17 @@ pub(crate) async fn present<C: ConnectionTrait>(
             let is_read = m.sender_id == viewer_id || my_pointers.get(&m.room_id).is_some_and(|p| *p >= m.seq);
             let read_count = read_counts.get(&m.id).copied().unwrap_or(0);
             let sender = user_ref(m.sender_id);
-            message_object(m, sender, replied, is_read, read_count)
+            let reactions = by_message.remove(&m.id).unwrap_or_default();
+            Message {
+                reactions,
+                ..message_object(m, sender, replied, is_read, read_count)
+            }
         })
         .collect())
 }
 
-/// The message object of the contract, from a row and what it refers to.
+/// The message object of the contract, from a row and what it refers to
+/// (without its reactions: [`present`] adds them).
 pub(crate) fn message_object(
     m: messages::Model,
     sender: UserRef,
@@ -259,6 +370,9 @@ pub(crate) fn message_object(
         sender,
         is_read,
         read_count,
+        edited_at: m.edited_at,
+        reactions: Vec::new(),
+        change_seq: m.change_seq,
         reply_to: m.reply_to_id,
         reply_preview,
         content: m.content,

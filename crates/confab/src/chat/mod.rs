@@ -15,6 +15,8 @@
 //!   ([`crate::pipeline`]): every post waiting on a room's lane is written by
 //!   one transaction.
 
+pub mod changes;
+pub mod direct;
 pub mod events;
 pub mod fields;
 pub mod members;
@@ -23,6 +25,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod policy;
 pub mod posting;
+pub mod reactions;
 pub mod rooms;
 pub mod types;
 

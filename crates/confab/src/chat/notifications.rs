@@ -88,6 +88,45 @@ pub(crate) async fn for_new_message<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Notifies, inside an edit's transaction, the members the new content
+/// mentions and `mentioned_before` (the old content's names) did not.
+pub(crate) async fn for_edit<C: ConnectionTrait>(
+    db: &C,
+    room: &rooms::Model,
+    editor: &CurrentUser,
+    message: &messages::Model,
+    mentioned_before: &[String],
+    sent: &mut Vec<notifications::Model>,
+) -> Result<()> {
+    let names: Vec<String> = mentioned_names(&message.content)
+        .into_iter()
+        .filter(|name| !mentioned_before.contains(name))
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let quote: String = message.content.chars().take(QUOTE_CHARS).collect();
+    for user_id in store::members::user_ids_by_names(db, room.id, names).await? {
+        if user_id == editor.id {
+            continue;
+        }
+        let notification = store::notifications::insert(
+            db,
+            NewNotification {
+                user_id,
+                notification_type: "mention",
+                title: format!("{} mentioned you in {}", editor.username, room.name),
+                content: quote.clone(),
+                room_id: Some(room.id),
+                message_id: Some(message.id),
+            },
+        )
+        .await?;
+        sent.push(notification);
+    }
+    Ok(())
+}
+
 pub async fn list(
     store: &Store,
     user: &CurrentUser,

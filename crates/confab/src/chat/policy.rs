@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 pub struct RoomAccess {
     pub room_type: RoomType,
     pub is_active: bool,
+    /// A direct conversation: its two members are fixed.
+    pub is_direct: bool,
     /// The caller's role in the room; `None` when not a member.
     pub my_role: Option<Role>,
 }
@@ -54,10 +56,35 @@ pub fn view_room(room: &RoomAccess) -> Result<()> {
     }
 }
 
-/// Changing a room's name, description or type, or deleting it: room admins.
+/// Changing a room's name, description or type, or deleting it: room admins;
+/// never a direct conversation.
 pub fn manage_room(room: &RoomAccess) -> Result<()> {
     view_room(room)?;
+    fixed_membership(room)?;
     require_role(room, &[Role::Admin])
+}
+
+/// A direct conversation is between its two people for good: nobody joins,
+/// leaves, is removed or changes role, and it is not renamed or deleted.
+fn fixed_membership(room: &RoomAccess) -> Result<()> {
+    if room.is_direct {
+        return Err(Error::Forbidden(
+            "A direct conversation always has its two members and cannot be changed.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Opening a direct conversation: with an active developer other than oneself.
+/// `Err` carries the message for the field that named the other user.
+pub fn open_direct(caller_id: i64, other: Option<(i64, bool)>) -> std::result::Result<(), &'static str> {
+    match other {
+        Some((id, _)) if id == caller_id => Err("You cannot start a direct conversation with yourself."),
+        Some((_, true)) => Ok(()),
+        // One answer for "no such user", "inactive" and "not a developer":
+        // which accounts exist outside chat is none of the caller's business.
+        _ => Err("No active developer matches this value."),
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +114,7 @@ pub fn join_room(room: &RoomAccess) -> Result<JoinDecision> {
 /// Leaving requires being a member.
 pub fn leave_room(room: &RoomAccess) -> Result<Role> {
     view_room(room)?;
+    fixed_membership(room)?;
     room.my_role
         .ok_or_else(|| Error::BadRequest("You are not a member of this room.".into()))
 }
@@ -94,12 +122,14 @@ pub fn leave_room(room: &RoomAccess) -> Result<Role> {
 /// Adding members: room admins and moderators.
 pub fn add_member(room: &RoomAccess) -> Result<()> {
     view_room(room)?;
+    fixed_membership(room)?;
     require_role(room, &[Role::Admin, Role::Moderator])
 }
 
 /// Changing members' roles: room admins only.
 pub fn change_roles(room: &RoomAccess) -> Result<()> {
     view_room(room)?;
+    fixed_membership(room)?;
     require_role(room, &[Role::Admin])
 }
 
@@ -124,6 +154,7 @@ pub enum Removal {
 /// moderators may remove plain members.
 pub fn remove_member(room: &RoomAccess, is_self: bool, target_role: Role) -> Result<Removal> {
     view_room(room)?;
+    fixed_membership(room)?;
     if is_self {
         return Ok(Removal::Leave);
     }
@@ -168,6 +199,20 @@ pub fn delete_message(room: &RoomAccess, is_sender: bool) -> Result<()> {
     require_role(room, &[Role::Admin, Role::Moderator])
 }
 
+/// Editing a message: its sender, while still a member of the room.
+pub fn edit_message(room: &RoomAccess, is_sender: bool) -> Result<()> {
+    view_room(room)?;
+    if !is_sender {
+        return Err(Error::Forbidden("Only the sender may edit a message.".into()));
+    }
+    take_part(room)
+}
+
+/// Reacting to a message, or taking one's reaction back: members.
+pub fn react(room: &RoomAccess) -> Result<()> {
+    take_part(room)
+}
+
 /// When a member leaves, does someone have to be promoted to admin?
 /// `admins` counts the room's admins before the departure.
 pub fn needs_successor(leaving_role: Role, admins: u64) -> bool {
@@ -193,12 +238,45 @@ mod tests {
         RoomAccess {
             room_type,
             is_active: true,
+            is_direct: false,
             my_role,
         }
     }
 
     fn status<T>(result: Result<T>) -> Option<StatusCode> {
         result.err().map(|e| e.status())
+    }
+
+    #[test]
+    fn direct_conversations_keep_their_two_members() {
+        for caller in CALLERS {
+            let direct = RoomAccess {
+                is_direct: true,
+                ..room(RoomType::Private, caller)
+            };
+            let expected = match caller {
+                None => StatusCode::NOT_FOUND,
+                Some(_) => StatusCode::FORBIDDEN,
+            };
+            assert_eq!(status(manage_room(&direct)), Some(expected), "{caller:?}");
+            assert_eq!(status(add_member(&direct)), Some(expected));
+            assert_eq!(status(change_roles(&direct)), Some(expected));
+            assert_eq!(status(leave_room(&direct)), Some(expected));
+            assert_eq!(status(remove_member(&direct, true, Role::Member)), Some(expected));
+            assert_eq!(status(remove_member(&direct, false, Role::Member)), Some(expected));
+            if caller.is_some() {
+                assert!(view_room(&direct).is_ok());
+                assert!(take_part(&direct).is_ok());
+            }
+        }
+    }
+
+    #[test]
+    fn direct_conversations_need_another_active_developer() {
+        assert!(open_direct(1, Some((2, true))).is_ok());
+        assert!(open_direct(1, Some((1, true))).is_err());
+        let hidden = open_direct(1, None).unwrap_err();
+        assert_eq!(open_direct(1, Some((2, false))).unwrap_err(), hidden);
     }
 
     #[test]

@@ -37,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::pipeline::{BatchWriter, Pipeline};
 use crate::store::entities::{messages, room_members, rooms};
 use crate::store::messages::NewMessage;
+use crate::store::order::OrderGuard;
 use crate::store::{self, Store};
 
 /// A validated message to post.
@@ -167,10 +168,12 @@ impl Poster {
 impl BatchWriter for Poster {
     type Job = PostJob;
     type Output = Result<(Message, Posted)>;
-    /// The post's room and what it caused there.
-    type Effects = (i64, Outbox);
+    /// The post's room, what it caused there, and the rooms' order lock,
+    /// let go once the batch's last effects are published.
+    type Effects = (i64, Outbox, Arc<OrderGuard>);
 
     async fn write(&self, jobs: Vec<PostJob>) -> Vec<(Self::Output, Self::Effects)> {
+        let order = Arc::new(self.store.room_order().lock(jobs.iter().map(|job| job.room_id)).await);
         let mut posts: Vec<Post> = jobs.into_iter().map(Post::new).collect();
         match self.write_batch(&mut posts).await {
             Ok(()) => {}
@@ -208,13 +211,17 @@ impl BatchWriter for Poster {
         let mut written = Vec::with_capacity(posts.len());
         for index in 0..posts.len() {
             let output = self.answer(&mut posts, index).await;
-            let effects = (posts[index].room_id, std::mem::take(&mut posts[index].outbox));
+            let effects = (
+                posts[index].room_id,
+                std::mem::take(&mut posts[index].outbox),
+                Arc::clone(&order),
+            );
             written.push((output, effects));
         }
         written
     }
 
-    fn publish(&self, (room, outbox): (i64, Outbox), answer: Box<dyn FnOnce() + Send>) {
+    fn publish(&self, (room, outbox, _order): Self::Effects, answer: Box<dyn FnOnce() + Send>) {
         self.publisher.publish_then(room, outbox, answer);
     }
 }
@@ -327,6 +334,8 @@ fn error_like(error: &Error) -> Error {
 struct Insert {
     index: usize,
     seq: i64,
+    /// The room's change number for it (see `store::changes`).
+    change_seq: i64,
     replied: Option<messages::Model>,
 }
 
@@ -377,9 +386,7 @@ impl Poster {
                 is_read: false,
                 ..message.clone()
             };
-            let event = ServerEvent::ChatMessage {
-                message: Box::new(broadcast),
-            };
+            let event = ServerEvent::chat_message(broadcast);
             post.outbox.to_room(post.room_id, Some(insert.seq), event);
             notifications::announce(&mut post.outbox, sent);
             decided.push((insert.index, Outcome::Created(message)));
@@ -412,6 +419,7 @@ impl Poster {
                     room_id: post.room_id,
                     sender_id: post.user.id,
                     seq: insert.seq,
+                    change_seq: insert.change_seq,
                     content: &fields.content,
                     message_type: fields.message_type.as_str(),
                     reply_to_id: insert.replied.as_ref().map(|m| m.id),
@@ -425,7 +433,9 @@ impl Poster {
             let first = rooms[&room_id].last_seq + 1;
             if last >= first {
                 ranges.push((room_id, first, last));
-                store::rooms::set_last_seq(txn, room_id, last).await?;
+                // Each message took one message number and one change number.
+                let change_seq = rooms[&room_id].change_seq + (last - first + 1);
+                store::rooms::set_last_seq(txn, room_id, last, change_seq).await?;
                 // Posting shows the sender has seen the room up to their own message.
                 let mut pointers: HashMap<i64, i64> = HashMap::new();
                 for insert in inserts.iter().filter(|i| posts[i.index].room_id == room_id) {
@@ -554,6 +564,7 @@ async fn number(
         .collect();
 
     let mut last_seq: HashMap<i64, i64> = rooms.values().map(|r| (r.id, r.last_seq)).collect();
+    let mut change_seq: HashMap<i64, i64> = rooms.values().map(|r| (r.id, r.change_seq)).collect();
     let mut first_in_batch: HashMap<(i64, String), usize> = HashMap::new();
     let mut inserts: Vec<Insert> = Vec::with_capacity(accepted.len());
     for index in accepted {
@@ -588,9 +599,12 @@ async fn number(
         }
         let seq = last_seq.get_mut(&post.room_id).expect("the room was loaded");
         *seq += 1;
+        let change = change_seq.get_mut(&post.room_id).expect("the room was loaded");
+        *change += 1;
         inserts.push(Insert {
             index,
             seq: *seq,
+            change_seq: *change,
             replied: reply,
         });
     }

@@ -59,6 +59,7 @@ pub(crate) fn access(room: &rooms::Model, membership: Option<&room_members::Mode
         // An unknown type in the database is treated as the most restrictive one.
         room_type: RoomType::parse(&room.room_type).unwrap_or(RoomType::Private),
         is_active: room.is_active,
+        is_direct: room.direct_key.is_some(),
         my_role: membership.map(role_of),
     }
 }
@@ -67,9 +68,14 @@ pub(crate) fn role_of(member: &room_members::Model) -> Role {
     Role::parse(&member.role).unwrap_or(Role::Member)
 }
 
-pub async fn list(store: &Store, user: &CurrentUser, search: Option<&str>, window: Window) -> Result<(u64, Vec<Room>)> {
+pub async fn list(
+    store: &Store,
+    user: &CurrentUser,
+    filter: store::rooms::RoomFilter<'_>,
+    window: Window,
+) -> Result<(u64, Vec<Room>)> {
     let (total, rows) =
-        store::rooms::page_visible(store.reader(), user.id, search, window.offset, window.limit).await?;
+        store::rooms::page_visible(store.reader(), user.id, filter, window.offset, window.limit).await?;
     Ok((total, present(store.reader(), user.id, rows).await?))
 }
 
@@ -90,6 +96,7 @@ pub async fn create(store: &Store, publisher: &dyn Publisher, user: &CurrentUser
             description: &new.description,
             room_type: new.room_type.as_str(),
             created_by_id: user.id,
+            direct_key: None,
         },
     )
     .await?;
@@ -175,7 +182,7 @@ pub async fn leave(store: &Store, publisher: &dyn Publisher, user: &CurrentUser,
     Ok(())
 }
 
-async fn present_one<C: ConnectionTrait>(db: &C, user_id: i64, room: rooms::Model) -> Result<Room> {
+pub(crate) async fn present_one<C: ConnectionTrait>(db: &C, user_id: i64, room: rooms::Model) -> Result<Room> {
     present(db, user_id, vec![room])
         .await?
         .pop()
@@ -183,9 +190,10 @@ async fn present_one<C: ConnectionTrait>(db: &C, user_id: i64, room: rooms::Mode
 }
 
 /// Builds room objects for `user_id` with a fixed number of queries, however
-/// many rooms: member counts, the caller's memberships, the creators, the last
-/// messages (with their readers) and the deleted messages past the caller's
-/// read pointers are each fetched once for the whole page.
+/// many rooms: member counts, the caller's memberships, the creators and the
+/// peers of direct conversations, the last messages (with their readers) and
+/// the deleted messages past the caller's read pointers are each fetched once
+/// for the whole page.
 ///
 /// The unread count is a subtraction: the room's newest sequence number less
 /// the caller's read pointer, less the deleted messages past the pointer.
@@ -198,10 +206,23 @@ pub(crate) async fn present<C: ConnectionTrait>(db: &C, user_id: i64, rows: Vec<
         .into_iter()
         .map(|m| (m.room_id, m))
         .collect();
-    let mut creator_ids: Vec<i64> = rows.iter().map(|r| r.created_by_id).collect();
-    creator_ids.sort_unstable();
-    creator_ids.dedup();
-    let creators: HashMap<i64, String> = store::users::names(db, creator_ids).await?.into_iter().collect();
+    let direct_ids: Vec<i64> = rows.iter().filter(|r| r.direct_key.is_some()).map(|r| r.id).collect();
+    let peers: HashMap<i64, i64> = store::members::others_in(db, direct_ids, user_id)
+        .await?
+        .into_iter()
+        .collect();
+    let mut user_ids: Vec<i64> = rows
+        .iter()
+        .map(|r| r.created_by_id)
+        .chain(peers.values().copied())
+        .collect();
+    user_ids.sort_unstable();
+    user_ids.dedup();
+    let names: HashMap<i64, String> = store::users::names(db, user_ids).await?.into_iter().collect();
+    let user_ref = |id: i64| UserRef {
+        id,
+        username: names.get(&id).cloned().unwrap_or_default(),
+    };
 
     let latest = store::messages::latest_per_room(db, ids).await?;
     let latest_keys: Vec<(i64, i64, i64)> = latest.iter().map(|m| (m.room_id, m.seq, m.sender_id)).collect();
@@ -237,10 +258,10 @@ pub(crate) async fn present<C: ConnectionTrait>(db: &C, user_id: i64, rows: Vec<
             });
             Room {
                 id: room.id,
-                created_by: UserRef {
-                    id: room.created_by_id,
-                    username: creators.get(&room.created_by_id).cloned().unwrap_or_default(),
-                },
+                created_by: user_ref(room.created_by_id),
+                is_direct: room.direct_key.is_some(),
+                peer: peers.get(&room.id).copied().map(user_ref),
+                change_seq: room.change_seq,
                 room_type: RoomType::parse(&room.room_type).unwrap_or(RoomType::Private),
                 member_count: counts.get(&room.id).copied().unwrap_or(0),
                 is_member: my_role.is_some(),

@@ -89,6 +89,13 @@ pub struct Room {
     pub unread_count: i64,
     /// The newest message that is not deleted, or null.
     pub last_message: Option<Box<Message>>,
+    /// A direct conversation: a private room of exactly two members.
+    pub is_direct: bool,
+    /// For a direct conversation, the other member; null otherwise.
+    pub peer: Option<UserRef>,
+    /// The number of the room's latest history change: connect with
+    /// `?since=` this to receive every change after it.
+    pub change_seq: i64,
 }
 
 /// A chat message.
@@ -112,6 +119,22 @@ pub struct Message {
     pub is_read: bool,
     /// How many members other than the sender have read it.
     pub read_count: i64,
+    /// When the content was last edited, or null.
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Reactions by emoji, in order of each emoji's first use.
+    pub reactions: Vec<Reaction>,
+    /// The room change number it was posted with (frames carry it, the object does not).
+    #[serde(skip)]
+    pub change_seq: i64,
+}
+
+/// Everyone who reacted to a message with one emoji.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: i64,
+    /// In the order they reacted.
+    pub users: Vec<UserRef>,
 }
 
 /// What a reply shows of the message it answers.
@@ -156,6 +179,9 @@ pub mod limits {
     pub const USERNAME_MAX: usize = 150;
     pub const MESSAGE_CONTENT_MAX: usize = 5000;
     pub const CLIENT_ID_MAX: usize = 64;
+    /// Characters of an emoji (a reaction), and different emoji per message.
+    pub const EMOJI_MAX: usize = 32;
+    pub const EMOJI_PER_MESSAGE_MAX: u64 = 20;
     /// Characters of the answered message shown in a reply.
     pub const REPLY_PREVIEW_CHARS: usize = 200;
     pub const HISTORY_LIMIT_DEFAULT: u64 = 50;

@@ -54,7 +54,11 @@ pub async fn seed(state: &AppState, addr: SocketAddr) -> anyhow::Result<()> {
     }
     let (alice, bob) = (&users[0], &users[1]);
     let window = Window { offset: 0, limit: 200 };
-    let (_, visible) = rooms::list(store, alice, Some(DEMO_ROOM), window).await?;
+    let filter = crate::store::rooms::RoomFilter {
+        search: Some(DEMO_ROOM),
+        is_direct: Some(false),
+    };
+    let (_, visible) = rooms::list(store, alice, filter, window).await?;
     let room = match visible.into_iter().find(|r| r.name == DEMO_ROOM) {
         Some(room) => room,
         None => {

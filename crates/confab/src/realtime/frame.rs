@@ -21,6 +21,9 @@ pub struct Frame {
     /// receiving events from others (the Redis backplane) checks to detect a
     /// gap and fill it from the store.
     pub seq: Option<i64>,
+    /// For frames that change a room's history: the room's change number, so
+    /// a socket resuming with `?since=` can drop what its replay already sent.
+    pub change_seq: Option<i64>,
     /// The `type` of the frame, for metrics.
     pub kind: &'static str,
     /// When it was encoded, right after the commit it reports: the start of
@@ -39,13 +42,14 @@ impl Frame {
     pub fn encode(event: &ServerEvent, room: Option<i64>, seq: Option<i64>) -> Frame {
         let text = serde_json::to_string(event).expect("events always serialize");
         let message_id = match event {
-            ServerEvent::ChatMessage { message } => Some(message.id),
+            ServerEvent::ChatMessage { message, .. } => Some(message.id),
             _ => None,
         };
         Frame {
             room,
             message_id,
             seq,
+            change_seq: event.change_seq(),
             kind: event.kind(),
             encoded_at: Instant::now(),
             text: Utf8Bytes::from(text),
@@ -55,11 +59,18 @@ impl Frame {
 
     /// A frame another node encoded (see [`crate::realtime::cluster`]): its
     /// text is used as it came; `kind` is one of [`KINDS`] (else `other`).
-    pub fn from_wire(room: Option<i64>, seq: Option<i64>, message_id: Option<i64>, kind: &str, text: String) -> Frame {
+    pub fn from_wire(
+        room: Option<i64>,
+        seq: Option<i64>,
+        (message_id, change_seq): (Option<i64>, Option<i64>),
+        kind: &str,
+        text: String,
+    ) -> Frame {
         Frame {
             room,
             message_id,
             seq,
+            change_seq,
             kind: KINDS.iter().copied().find(|k| *k == kind).unwrap_or("other"),
             encoded_at: Instant::now(),
             text: Utf8Bytes::from(text),
@@ -122,8 +133,11 @@ mod tests {
         assert_eq!(tagged.tagged_text().as_str(), r#"{"room":4,"type":"pong"}"#);
         assert_eq!(tagged.text.as_str(), r#"{"type":"pong"}"#);
 
-        let relayed = Frame::from_wire(Some(4), Some(9), None, "pong", tagged.text.to_string());
+        let relayed = Frame::from_wire(Some(4), Some(9), (None, None), "pong", tagged.text.to_string());
         assert_eq!((relayed.kind, relayed.tagged_text()), ("pong", tagged.tagged_text()));
-        assert_eq!(Frame::from_wire(None, None, None, "made-up", "{}".into()).kind, "other");
+        assert_eq!(
+            Frame::from_wire(None, None, (None, None), "made-up", "{}".into()).kind,
+            "other"
+        );
     }
 }

@@ -29,6 +29,7 @@ use crate::api::input::Path;
 use crate::app::AppState;
 use crate::auth::extract::{bearer_token, user_for_token};
 use crate::auth::CurrentUser;
+use crate::chat::changes::{self, Replay};
 use crate::chat::events::ServerEvent;
 use crate::chat::outbox::Outbox;
 use crate::chat::posting::{self, NewMessageInput, Posted};
@@ -65,24 +66,30 @@ mod close {
 }
 
 /// What the handshake carried: the token (query or header) and the resume
-/// point(s): `after=<id>` on a room socket, `after=<room>:<id>,...` on the user socket.
+/// point(s): `after=<id>` (messages after an id) or `since=<change_seq>`
+/// (every history change after a change number) on a room socket,
+/// `after=<room>:<id>,...` or `since=<room>:<change_seq>,...` on the user
+/// socket. With both, `since` wins: it covers what `after` would replay.
 struct Handshake {
     token: Option<String>,
     after: Option<String>,
+    since: Option<String>,
 }
 
 fn handshake(query: Option<&str>, headers: &HeaderMap) -> Handshake {
     let mut token = None;
     let mut after = None;
+    let mut since = None;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "token" => token = Some(value.into_owned()),
             "after" => after = Some(value.into_owned()),
+            "since" => since = Some(value.into_owned()),
             _ => {}
         }
     }
     let token = token.or_else(|| bearer_token(headers).ok().flatten().map(str::to_owned));
-    Handshake { token, after }
+    Handshake { token, after, since }
 }
 
 /// Which kind of socket a session serves.
@@ -246,9 +253,22 @@ async fn run(mut socket: WebSocket, state: AppState, room_id: i64, handshake: Ha
         return;
     }
     let mut replayed = HashMap::new();
-    if let Some(after) = handshake.after.as_deref().and_then(|a| a.trim().parse::<i64>().ok()) {
+    let point = |text: &Option<String>| text.as_deref().and_then(|a| a.trim().parse::<i64>().ok());
+    let resume = match (point(&handshake.since), point(&handshake.after)) {
+        (Some(since), _) => Some(Resume {
+            room_id,
+            from: Resumed::Since(since),
+            scope,
+        }),
+        (None, Some(after)) => Some(Resume {
+            room_id,
+            from: Resumed::After(after),
+            scope,
+        }),
+        (None, None) => None,
+    };
+    if let Some(resume) = resume {
         let mut budget = state.config.ws_resume_max;
-        let resume = Resume { room_id, after, scope };
         match Box::pin(replay(&state, &user, resume, &mut budget, &mut socket)).await {
             Ok(last) => replayed.insert(room_id, last),
             Err(()) => return,
@@ -300,10 +320,17 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
     // One replay per room of the user's, however often the client names it,
     // all of them together at most `ws_resume_max` messages.
     let mut budget = state.config.ws_resume_max;
-    for (room_id, after) in resume_points(handshake.after.as_deref().unwrap_or_default(), &room_ids) {
+    let (points, from): (_, fn(i64) -> Resumed) = match &handshake.since {
+        Some(since) => (resume_points(since, &room_ids), Resumed::Since),
+        None => (
+            resume_points(handshake.after.as_deref().unwrap_or_default(), &room_ids),
+            Resumed::After,
+        ),
+    };
+    for (room_id, point) in points {
         let resume = Resume {
             room_id,
-            after,
+            from: from(point),
             scope: Scope::User,
         };
         match Box::pin(replay(&state, &user, resume, &mut budget, &mut socket)).await {
@@ -363,8 +390,9 @@ async fn spend_budget(state: &AppState, user: i64, post: bool) -> Result<(), u64
     }
 }
 
-/// The user socket's `after=<room>:<id>,...`: one point per room (the
-/// earliest, when a room is named twice), only rooms of the user's, in room order.
+/// The user socket's `after=<room>:<id>,...` (or `since=`): one point per
+/// room (the earliest, when a room is named twice), only rooms of the
+/// user's, in room order.
 fn resume_points(after: &str, room_ids: &[i64]) -> std::collections::BTreeMap<i64, i64> {
     let mut points = std::collections::BTreeMap::new();
     for point in after.split(',') {
@@ -385,20 +413,39 @@ fn resume_points(after: &str, room_ids: &[i64]) -> std::collections::BTreeMap<i6
 /// Where a socket resumes one room.
 struct Resume {
     room_id: i64,
-    after: i64,
+    from: Resumed,
     scope: Scope,
 }
 
-/// Sends every live message after `after`, oldest first, or `resync_required`
-/// when there are more than the `budget` left for this connection (which it
-/// spends). Returns the last id sent.
+/// How far a socket's replay of a room went, so the live frames queued
+/// meanwhile that it already covered are dropped.
+#[derive(Clone, Copy, Debug)]
+enum Resumed {
+    /// Messages up to this id were sent (`after=`).
+    After(i64),
+    /// Changes up to this number were sent (`since=`).
+    Since(i64),
+}
+
+impl Resumed {
+    fn covers(self, frame: &Frame) -> bool {
+        match self {
+            Resumed::After(last) => frame.message_id.is_some_and(|id| id <= last),
+            Resumed::Since(last) => frame.change_seq.is_some_and(|seq| seq <= last),
+        }
+    }
+}
+
+/// Sends what the socket missed of a room, or `resync_required` when that
+/// is more than the `budget` left for this connection (which it spends).
+/// Returns how far it went.
 async fn replay(
     state: &AppState,
     user: &CurrentUser,
-    Resume { room_id, after, scope }: Resume,
+    Resume { room_id, from, scope }: Resume,
     budget: &mut u64,
     socket: &mut WebSocket,
-) -> Result<i64, ()> {
+) -> Result<Resumed, ()> {
     let stall = stall_timeout(state);
     metrics::counter!("ws_resumes_total").increment(1);
     let resync = encode(&ServerEvent::ResyncRequired, Some(room_id));
@@ -406,8 +453,12 @@ async fn replay(
         // Spent on other rooms: no query, the client refetches over REST.
         metrics::counter!("ws_resyncs_total").increment(1);
         send(socket, &resync, scope, stall).await?;
-        return Ok(after);
+        return Ok(from);
     }
+    let after = match from {
+        Resumed::After(after) => after,
+        Resumed::Since(since) => return replay_changes(state, user, (room_id, since, scope), budget, socket).await,
+    };
     let max = *budget;
     let page = messages::history(&state.store, user, room_id, || Ok((Cursor::After(after), max + 1)))
         .await
@@ -417,18 +468,54 @@ async fn replay(
         metrics::counter!("ws_resyncs_total").increment(1);
         send(socket, &resync, scope, stall).await?;
         // The client refetches over REST; live frames continue from here.
-        return Ok(page.messages.last().map_or(after, |m| m.id));
+        return Ok(Resumed::After(page.messages.last().map_or(after, |m| m.id)));
     }
     *budget -= page.messages.len() as u64;
     let mut last = after;
     for message in page.messages {
         last = message.id;
-        let event = ServerEvent::ChatMessage {
-            message: Box::new(message),
-        };
-        send(socket, &encode(&event, Some(room_id)), scope, stall).await?;
+        send(
+            socket,
+            &encode(&ServerEvent::chat_message(message), Some(room_id)),
+            scope,
+            stall,
+        )
+        .await?;
     }
-    Ok(last)
+    Ok(Resumed::After(last))
+}
+
+/// [`replay`] from a change number: every history change after it, in order.
+async fn replay_changes(
+    state: &AppState,
+    user: &CurrentUser,
+    (room_id, since, scope): (i64, i64, Scope),
+    budget: &mut u64,
+    socket: &mut WebSocket,
+) -> Result<Resumed, ()> {
+    let stall = stall_timeout(state);
+    match changes::since(&state.store, user, room_id, since, *budget).await {
+        Ok(Replay::Changes { events, up_to }) => {
+            *budget -= events.len() as u64;
+            for event in events {
+                send(socket, &encode(&event, Some(room_id)), scope, stall).await?;
+            }
+            Ok(Resumed::Since(up_to))
+        }
+        Ok(Replay::TooMany { up_to }) => {
+            *budget = 0;
+            metrics::counter!("ws_resyncs_total").increment(1);
+            send(
+                socket,
+                &encode(&ServerEvent::ResyncRequired, Some(room_id)),
+                scope,
+                stall,
+            )
+            .await?;
+            Ok(Resumed::Since(up_to))
+        }
+        Err(_) => Err(()),
+    }
 }
 
 /// Encodes a frame that answers one socket only (no fan-out).
@@ -464,7 +551,7 @@ fn wire_text(frame: &Frame, scope: Scope) -> WsMessage {
 struct Batch<'a> {
     queue: &'a mut FrameReceiver,
     scope: Scope,
-    replayed: &'a HashMap<i64, i64>,
+    replayed: &'a HashMap<i64, Resumed>,
 }
 
 impl Batch<'_> {
@@ -479,10 +566,10 @@ impl Batch<'_> {
         let mut next = first.or_else(|| self.queue.try_recv().ok());
         let mut fed = 0;
         while let Some(frame) = next.take() {
-            let already_sent = match (frame.message_id, frame.room) {
-                (Some(id), Some(room)) => self.replayed.get(&room).is_some_and(|last| id <= *last),
-                _ => false,
-            };
+            let already_sent = frame
+                .room
+                .and_then(|room| self.replayed.get(&room))
+                .is_some_and(|resumed| resumed.covers(&frame));
             if !already_sent {
                 if frame.kind == "chat_message" {
                     newest_message = Some(frame.encoded_at);
@@ -590,7 +677,7 @@ async fn drive(
     scope: Scope,
     (queue, answers): (&mut FrameReceiver, Answers),
     closed: &CloseFlag,
-    replayed: HashMap<i64, i64>,
+    replayed: HashMap<i64, Resumed>,
 ) {
     let ping_every = Duration::from_secs(state.config.ws_ping_interval);
     let mut ping = tokio::time::interval(ping_every);
@@ -793,10 +880,7 @@ async fn handle_client_frame(state: &AppState, user: &CurrentUser, scope: Scope,
                     // A retried client_id stores nothing and broadcasts nothing: the
                     // sender alone gets the first message back, as its acknowledgement.
                     Ok((message, Posted::Duplicate)) => {
-                        let event = ServerEvent::ChatMessage {
-                            message: Box::new(message),
-                        };
-                        Some(encode(&event, Some(room_id)))
+                        Some(encode(&ServerEvent::chat_message(message), Some(room_id)))
                     }
                     Err(Error::Forbidden(_) | Error::NotFound) if matches!(scope, Scope::User) => Some(not_a_member()),
                     Err(error) => Some(error_to_frame(&error)),

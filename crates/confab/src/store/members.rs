@@ -81,6 +81,23 @@ pub async fn of_user_in<C: ConnectionTrait>(
         .await
 }
 
+/// `(room_id, user_id)` of the members of `room_ids` other than `user_id`
+/// (for direct conversations: the peer).
+pub async fn others_in<C: ConnectionTrait>(db: &C, room_ids: Vec<i64>, user_id: i64) -> Result<Vec<(i64, i64)>, DbErr> {
+    if room_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    room_members::Entity::find()
+        .select_only()
+        .column(room_members::Column::RoomId)
+        .column(room_members::Column::UserId)
+        .filter(room_members::Column::RoomId.is_in(room_ids))
+        .filter(room_members::Column::UserId.ne(user_id))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// `(room_id, member count)` for each of `room_ids` that has members.
 pub async fn counts<C: ConnectionTrait>(db: &C, room_ids: Vec<i64>) -> Result<Vec<(i64, i64)>, DbErr> {
     if room_ids.is_empty() {

@@ -1,7 +1,10 @@
 //! Queries on `messages`.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use super::entities::messages;
 
@@ -55,10 +58,23 @@ pub struct NewMessage<'a> {
     pub room_id: i64,
     pub sender_id: i64,
     pub seq: i64,
+    pub change_seq: i64,
     pub content: &'a str,
     pub message_type: &'a str,
     pub reply_to_id: Option<i64>,
     pub client_id: Option<&'a str>,
+}
+
+/// Replaces a message's content and stamps `edited_at`; returns the new row.
+pub async fn set_content<C: ConnectionTrait>(
+    db: &C,
+    message: messages::Model,
+    content: &str,
+) -> Result<messages::Model, DbErr> {
+    let mut active: messages::ActiveModel = message.into();
+    active.content = Set(content.to_owned());
+    active.edited_at = Set(Some(super::now()));
+    active.update(db).await
 }
 
 /// Inserts many messages in one statement. Their ids are read back with
@@ -72,6 +88,7 @@ pub async fn insert_many<C: ConnectionTrait>(db: &C, rows: &[NewMessage<'_>]) ->
         room_id: Set(new.room_id),
         sender_id: Set(new.sender_id),
         seq: Set(new.seq),
+        change_seq: Set(new.change_seq),
         content: Set(new.content.to_owned()),
         message_type: Set(new.message_type.to_owned()),
         reply_to_id: Set(new.reply_to_id),

@@ -8,11 +8,14 @@
 //! renders each dialect: one code path, no per-backend copies. See
 //! `docs/architecture.md` for why SeaORM and not sqlx's `Any` driver.
 
+pub mod changes;
 pub mod entities;
 pub mod members;
 pub mod messages;
 pub mod migrations;
 pub mod notifications;
+pub mod order;
+pub mod reactions;
 pub mod rooms;
 pub mod tokens;
 pub mod users;
@@ -80,6 +83,7 @@ pub struct Store {
     /// fairer than `SQLITE_BUSY` retries.
     writer: DatabaseConnection,
     backend: Backend,
+    order: std::sync::Arc<order::RoomOrder>,
 }
 
 /// Connection counts for `/metrics`.
@@ -114,6 +118,7 @@ impl Store {
                     reader: db.clone(),
                     writer: db,
                     backend,
+                    order: Default::default(),
                 })
             }
         }
@@ -152,6 +157,7 @@ impl Store {
             reader: SqlxSqliteConnector::from_sqlx_sqlite_pool(reader),
             writer: SqlxSqliteConnector::from_sqlx_sqlite_pool(writer),
             backend: Backend::Sqlite,
+            order: Default::default(),
         })
     }
 
@@ -167,6 +173,11 @@ impl Store {
     }
 
     /// For single reads that need no transaction.
+    /// The per-room order of history changes (see [`order`]).
+    pub fn room_order(&self) -> &order::RoomOrder {
+        &self.order
+    }
+
     pub fn reader(&self) -> &DatabaseConnection {
         &self.reader
     }

@@ -43,6 +43,21 @@ pub struct NewRoom<'a> {
     pub description: &'a str,
     pub room_type: &'a str,
     pub created_by_id: i64,
+    /// The pair of a direct conversation (see [`direct_key`]); `None` otherwise.
+    pub direct_key: Option<String>,
+}
+
+/// The key of the direct conversation between two users, the same whoever opens it.
+pub fn direct_key(a: i64, b: i64) -> String {
+    format!("{}:{}", a.min(b), a.max(b))
+}
+
+/// The direct conversation with this key, if there is one.
+pub async fn find_direct<C: ConnectionTrait>(db: &C, key: &str) -> Result<Option<rooms::Model>, DbErr> {
+    rooms::Entity::find()
+        .filter(rooms::Column::DirectKey.eq(key))
+        .one(db)
+        .await
 }
 
 pub async fn insert<C: ConnectionTrait>(db: &C, room: NewRoom<'_>) -> Result<rooms::Model, DbErr> {
@@ -56,6 +71,7 @@ pub async fn insert<C: ConnectionTrait>(db: &C, room: NewRoom<'_>) -> Result<roo
         is_active: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
+        direct_key: Set(room.direct_key),
         ..Default::default()
     }
     .insert(db)
@@ -90,11 +106,13 @@ pub async fn update<C: ConnectionTrait>(
     active.update(db).await
 }
 
-/// Records that the room's newest message now has sequence number `seq`.
-/// Called under the room lock, inside the message's transaction.
-pub async fn set_last_seq<C: ConnectionTrait>(db: &C, id: i64, seq: i64) -> Result<(), DbErr> {
+/// Records that the room's newest message now has sequence number `seq`, and
+/// its latest change the number `change_seq`. Called under the room lock,
+/// inside the messages' transaction.
+pub async fn set_last_seq<C: ConnectionTrait>(db: &C, id: i64, seq: i64, change_seq: i64) -> Result<(), DbErr> {
     rooms::Entity::update_many()
         .col_expr(rooms::Column::LastSeq, Expr::value(seq))
+        .col_expr(rooms::Column::ChangeSeq, Expr::value(change_seq))
         .filter(rooms::Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -126,16 +144,30 @@ fn visible_to(user_id: i64) -> Condition {
     )
 }
 
-/// One page of the rooms `user_id` can see, newest first, optionally only
-/// those whose name contains `search` (case-insensitive), and the total.
+/// Which rooms a list shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RoomFilter<'a> {
+    /// Only those whose name contains this (case-insensitive).
+    pub search: Option<&'a str>,
+    /// Only direct conversations (`true`) or only other rooms (`false`).
+    pub is_direct: Option<bool>,
+}
+
+/// One page of the rooms `user_id` can see that pass `filter`, newest first, and the total.
 pub async fn page_visible<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
-    search: Option<&str>,
+    filter: RoomFilter<'_>,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<rooms::Model>), DbErr> {
     let mut query = rooms::Entity::find().filter(visible_to(user_id));
+    match filter.is_direct {
+        Some(true) => query = query.filter(rooms::Column::DirectKey.is_not_null()),
+        Some(false) => query = query.filter(rooms::Column::DirectKey.is_null()),
+        None => {}
+    }
+    let search = filter.search;
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         query = query.filter(Expr::col(rooms::Column::NameKey).like(LikeExpr::new(pattern).escape('\\')));

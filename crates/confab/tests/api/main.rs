@@ -3,7 +3,10 @@
 //! (see `helpers`) keeps link time down.
 
 mod auth;
+mod changes;
 mod cli;
+mod direct;
+mod edits;
 mod hardening;
 mod helpers;
 mod hostile;

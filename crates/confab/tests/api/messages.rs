@@ -18,7 +18,8 @@ use crate::helpers::{
     TestUser,
 };
 
-const MESSAGE_KEYS: [&str; 12] = [
+/// The contract's message keys, the extensions' (`edited_at`, `reactions`) included.
+const MESSAGE_KEYS: [&str; 14] = [
     "id",
     "room",
     "sender",
@@ -31,6 +32,8 @@ const MESSAGE_KEYS: [&str; 12] = [
     "client_id",
     "is_read",
     "read_count",
+    "edited_at",
+    "reactions",
 ];
 
 const CONTENT_TOO_LONG: &str = "Ensure this field has no more than 5000 characters.";
@@ -124,7 +127,11 @@ async fn history(app: &TestApp, room: i64, user: &TestUser, query: &str) -> Valu
         .keys()
         .map(String::as_str)
         .collect();
-    assert_eq!(keys, BTreeSet::from(["next", "previous", "results"]), "{page}");
+    assert_eq!(
+        keys,
+        BTreeSet::from(["next", "previous", "results", "change_seq"]),
+        "{page}"
+    );
     page
 }
 
@@ -227,7 +234,7 @@ async fn post_returns_the_full_message_object() {
     let page = history(&app, room, &alice, "").await;
     assert_eq!(
         page,
-        json!({"next": null, "previous": null, "results": [message.clone()]})
+        json!({"next": null, "previous": null, "results": [message.clone()], "change_seq": 1})
     );
 
     // A developer reading the public room has not read it.
@@ -1021,7 +1028,7 @@ async fn history_of_an_empty_room() {
     let app = spawn_app().await;
     let alice = app.developer("alice").await;
     let room = app.room(&alice, "general", "public").await;
-    let empty = json!({"next": null, "previous": null, "results": []});
+    let empty = json!({"next": null, "previous": null, "results": [], "change_seq": 0});
     for query in ["", "?limit=3", "?before=5", "?after=5", "?after=1&limit=200"] {
         assert_eq!(history(&app, room, &alice, query).await, empty, "{query}");
     }

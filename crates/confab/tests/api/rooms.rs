@@ -106,6 +106,9 @@ async fn create_returns_the_full_room_object() {
         "my_role",
         "unread_count",
         "last_message",
+        "is_direct",
+        "peer",
+        "change_seq",
     ]
     .into_iter()
     .collect();

@@ -191,7 +191,7 @@ async fn connection_established_then_messages_both_ways() {
     assert_eq!(next_of(&mut a, "message_read").await["type"], "message_read");
     assert_eq!(
         next_of(&mut a, "message_deleted").await,
-        json!({"type": "message_deleted", "message_id": posted["id"]})
+        json!({"type": "message_deleted", "message_id": posted["id"], "change_seq": 3})
     );
 }
 

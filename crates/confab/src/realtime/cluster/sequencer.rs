@@ -202,9 +202,7 @@ impl Sequencer {
             Ok(Missed::Messages(missed)) => {
                 metrics::counter!("backplane_gap_messages_total").increment(missed.len() as u64);
                 for (seq, message) in missed {
-                    let event = ServerEvent::ChatMessage {
-                        message: Box::new(message),
-                    };
+                    let event = ServerEvent::chat_message(message);
                     self.hub.publish(room, &Frame::encode(&event, Some(room), Some(seq)));
                 }
             }

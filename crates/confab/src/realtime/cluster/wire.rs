@@ -77,6 +77,9 @@ pub enum Body {
         seq: Option<i64>,
         kind: String,
         message_id: Option<i64>,
+        /// Absent from nodes that predate change numbers.
+        #[serde(default)]
+        change_seq: Option<i64>,
         text: String,
     },
     Follow {
@@ -100,6 +103,7 @@ impl Envelope {
                 seq: *seq,
                 kind: frame.kind.to_owned(),
                 message_id: frame.message_id,
+                change_seq: frame.change_seq,
                 text: frame.text.as_str().to_owned(),
             },
             Delivery::Follow { room, user } => Body::Follow {
@@ -127,9 +131,10 @@ impl Envelope {
                 seq,
                 kind,
                 message_id,
+                change_seq,
                 text,
             } => Delivery::Event {
-                frame: Frame::from_wire(audience.room(), seq, message_id, &kind, text),
+                frame: Frame::from_wire(audience.room(), seq, (message_id, change_seq), &kind, text),
                 audience,
                 seq,
             },

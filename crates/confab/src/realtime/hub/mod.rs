@@ -820,7 +820,10 @@ mod tests {
         hub.apply(&Notice::Event {
             audience: Audience::Room(1),
             seq: Some(4),
-            event: ServerEvent::MessageDeleted { message_id: 9 },
+            event: ServerEvent::MessageDeleted {
+                message_id: 9,
+                change_seq: 3,
+            },
         });
         let frame = a.rx.try_recv().expect("a frame");
         assert_eq!((frame.room, frame.seq), (Some(1), Some(4)));

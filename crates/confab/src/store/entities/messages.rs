@@ -19,6 +19,10 @@ pub struct Model {
     /// The sender's idempotency key, unique per sender.
     pub client_id: Option<String>,
     pub created_at: DateTimeUtc,
+    /// When the content last changed, or `None`.
+    pub edited_at: Option<DateTimeUtc>,
+    /// The room's change number this message was posted with (see `room_changes`).
+    pub change_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

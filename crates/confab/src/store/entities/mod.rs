@@ -4,6 +4,8 @@
 pub mod blacklisted_tokens;
 pub mod messages;
 pub mod notifications;
+pub mod reactions;
+pub mod room_changes;
 pub mod room_members;
 pub mod rooms;
 pub mod user_roles;

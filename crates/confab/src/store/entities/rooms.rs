@@ -19,6 +19,12 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Sequence number of the room's newest message (0: none yet).
     pub last_seq: i64,
+    /// For a direct conversation, its pair of users ("<smaller id>:<larger id>",
+    /// unique); NULL for every other room.
+    pub direct_key: Option<String>,
+    /// The number of the room's latest history change (posts, deletes,
+    /// edits, reactions): see `room_changes`.
+    pub change_seq: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

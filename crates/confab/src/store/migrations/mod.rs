@@ -9,6 +9,8 @@ use sea_orm_migration::prelude::*;
 mod m20261125_000001_initial;
 mod m20261125_000002_messages;
 mod m20261127_000003_revocation;
+mod m20261128_000004_direct;
+mod m20261128_000005_history_changes;
 
 pub struct Migrator;
 
@@ -19,6 +21,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261125_000002_messages::Migration),
             Box::new(m20261127_000003_revocation::Migration),
+            Box::new(m20261128_000004_direct::Migration),
+            Box::new(m20261128_000005_history_changes::Migration),
         ]
     }
 }
