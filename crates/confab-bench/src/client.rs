@@ -169,6 +169,29 @@ impl Api {
         }
     }
 
+    /// `GET /api/chat/search/?q=`: how many messages matched (the page's `count`).
+    pub async fn search(&self, token: &str, query: &str, page_size: u32) -> anyhow::Result<(StatusCode, Option<u64>)> {
+        #[derive(Deserialize)]
+        struct SearchPage {
+            count: u64,
+        }
+        let url = self.url("/api/chat/search/");
+        let response = self
+            .http
+            .get(url)
+            .query(&[("q", query), ("page_size", &page_size.to_string())])
+            .bearer_auth(token)
+            .send()
+            .await?;
+        let status = response.status();
+        if status == StatusCode::OK {
+            Ok((status, Some(response.json::<SearchPage>().await?.count)))
+        } else {
+            let _ = response.bytes().await;
+            Ok((status, None))
+        }
+    }
+
     /// The room socket's URL for a token.
     pub fn ws_url(&self, room: i64, token: &str) -> String {
         let base = if let Some(rest) = self.base.strip_prefix("http://") {

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use confab_bench::accounts::Provisioner;
 use confab_bench::client::Api;
 use confab_bench::report::write_json;
-use confab_bench::scenarios::{connect, fanout, history, post};
+use confab_bench::scenarios::{connect, fanout, history, post, search};
 use confab_bench::sys::{parse_source_ips, raise_nofile_limit};
 use confab_bench::Bench;
 
@@ -65,6 +65,8 @@ enum Scenario {
     History(history::HistoryParams),
     /// C clients posting over REST; acknowledged messages/s and latency.
     Post(post::PostParams),
+    /// C clients searching K seeded messages for two words; latency.
+    Search(search::SearchParams),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -143,6 +145,11 @@ async fn run(cli: Cli) -> anyhow::Result<bool> {
             let report = post::run(&bench, params).await?;
             print!("{}", report.table(params));
             save("post", params, &report)?;
+        }
+        Scenario::Search(params) => {
+            let report = search::run(&bench, params).await?;
+            print!("{}", report.table(params));
+            save("search", params, &report)?;
         }
     }
     Ok(clean)

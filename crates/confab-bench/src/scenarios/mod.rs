@@ -5,6 +5,7 @@ pub mod connect;
 pub mod fanout;
 pub mod history;
 pub mod post;
+pub mod search;
 
 use std::collections::BTreeMap;
 

@@ -10,6 +10,7 @@ pub mod messages;
 pub mod notifications;
 pub mod pagination;
 pub mod rooms;
+pub mod search;
 pub mod service;
 pub mod users;
 
@@ -55,6 +56,7 @@ pub enum BadRequestBody {
         members::list, members::add, members::update, members::remove,
         messages::history, messages::post, messages::read, messages::delete,
         messages::edit, messages::react, messages::unreact,
+        search::search,
         notifications::list, notifications::read, notifications::read_all,
         service::healthz, service::readyz, service::metrics, service::schema,
     ),
@@ -123,6 +125,7 @@ pub fn routes() -> Router<AppState> {
             "/api/chat/messages/{id}/delete",
             axum::routing::delete(messages::delete),
         )
+        .route("/api/chat/search", get(search::search))
         .route("/api/chat/notifications", get(notifications::list))
         .route("/api/chat/notifications/read_all", post(notifications::read_all))
         .route("/api/chat/notifications/{id}/read", post(notifications::read))

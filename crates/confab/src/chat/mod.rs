@@ -27,6 +27,7 @@ pub mod policy;
 pub mod posting;
 pub mod reactions;
 pub mod rooms;
+pub mod search;
 pub mod types;
 
 /// A window of a paginated list.

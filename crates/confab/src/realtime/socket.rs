@@ -69,7 +69,7 @@ mod close {
 /// point(s): `after=<id>` (messages after an id) or `since=<change_seq>`
 /// (every history change after a change number) on a room socket,
 /// `after=<room>:<id>,...` or `since=<room>:<change_seq>,...` on the user
-/// socket. With both, `since` wins: it covers what `after` would replay.
+/// socket. A room named in both resumes by `since`, which covers what `after` would replay.
 struct Handshake {
     token: Option<String>,
     after: Option<String>,
@@ -320,17 +320,19 @@ async fn run_user(mut socket: WebSocket, state: AppState, handshake: Handshake) 
     // One replay per room of the user's, however often the client names it,
     // all of them together at most `ws_resume_max` messages.
     let mut budget = state.config.ws_resume_max;
-    let (points, from): (_, fn(i64) -> Resumed) = match &handshake.since {
-        Some(since) => (resume_points(since, &room_ids), Resumed::Since),
-        None => (
-            resume_points(handshake.after.as_deref().unwrap_or_default(), &room_ids),
-            Resumed::After,
-        ),
-    };
-    for (room_id, point) in points {
+    // A room named in `since` resumes by change number, one named only in `after` by message id.
+    let mut points: std::collections::BTreeMap<i64, Resumed> =
+        resume_points(handshake.after.as_deref().unwrap_or_default(), &room_ids)
+            .into_iter()
+            .map(|(room, after)| (room, Resumed::After(after)))
+            .collect();
+    for (room, since) in resume_points(handshake.since.as_deref().unwrap_or_default(), &room_ids) {
+        points.insert(room, Resumed::Since(since));
+    }
+    for (room_id, from) in points {
         let resume = Resume {
             room_id,
-            from: from(point),
+            from,
             scope: Scope::User,
         };
         match Box::pin(replay(&state, &user, resume, &mut budget, &mut socket)).await {

@@ -182,6 +182,22 @@ pub async fn read_pointers<C: ConnectionTrait>(db: &C, room_id: i64) -> Result<V
         .await
 }
 
+/// `(room_id, user_id, last_read_seq)` of every member of `room_ids`.
+pub async fn read_pointers_in<C: ConnectionTrait>(db: &C, room_ids: Vec<i64>) -> Result<Vec<(i64, i64, i64)>, DbErr> {
+    if room_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    room_members::Entity::find()
+        .select_only()
+        .column(room_members::Column::RoomId)
+        .column(room_members::Column::UserId)
+        .column(room_members::Column::LastReadSeq)
+        .filter(room_members::Column::RoomId.is_in(room_ids))
+        .into_tuple()
+        .all(db)
+        .await
+}
+
 /// For messages `(room_id, seq, sender_id)`, at most one per room: how many
 /// members other than the sender have read that far, by room.
 pub async fn readers_per_room<C: ConnectionTrait>(

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod order;
 pub mod reactions;
 pub mod rooms;
+pub mod search;
 pub mod tokens;
 pub mod users;
 

@@ -16,6 +16,7 @@ mod notifications;
 mod pipeline;
 mod robustness;
 mod rooms;
+mod search;
 mod service;
 #[path = "../common/testdb.rs"]
 mod testdb;

@@ -11,6 +11,7 @@ mod m20261125_000002_messages;
 mod m20261127_000003_revocation;
 mod m20261128_000004_direct;
 mod m20261128_000005_history_changes;
+mod m20261128_000006_search;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_revocation::Migration),
             Box::new(m20261128_000004_direct::Migration),
             Box::new(m20261128_000005_history_changes::Migration),
+            Box::new(m20261128_000006_search::Migration),
         ]
     }
 }
