@@ -4,7 +4,23 @@
 
 import { html, render, useState } from "./html.js";
 import { ApiError } from "./confab-client.js";
-import { boot, changed, describe, login, logout, me, onChange, state, togglePanel, totalUnread } from "./store.js";
+import {
+  boot,
+  changed,
+  closeSearch,
+  describe,
+  login,
+  logout,
+  me,
+  onChange,
+  openResult,
+  roomTitle,
+  searchMessages,
+  state,
+  togglePanel,
+  totalUnread,
+} from "./store.js";
+import { clock } from "./format.js";
 import { RoomList } from "./rooms.js";
 import { RoomView } from "./room.js";
 import { MembersPanel } from "./members.js";
@@ -79,6 +95,10 @@ function ChatScreen() {
   return html`<div class=${classes.join(" ")}>
     <header class="topbar">
       <h1 class="brand"><span class="logo" aria-hidden="true">◆</span> Confab</h1>
+      <form class="message-search" role="search" onSubmit=${(event) => (event.preventDefault(), searchMessages(event.currentTarget.q.value))}>
+        <label for="message-search" class="visually-hidden">Search messages</label>
+        <input id="message-search" name="q" type="search" placeholder="Search messages" maxlength="200" autocomplete="off" />
+      </form>
       <p class=${offline ? "connection offline" : "connection"} role="status">
         ${offline ? "You are offline. Reconnecting…" : ""}
       </p>
@@ -89,6 +109,7 @@ function ChatScreen() {
       </div>
     </header>
     ${state.panel === "notifications" ? html`<${NotificationsPanel} />` : null}
+    ${state.search ? html`<${SearchResults} />` : null}
     <${RoomList} />
     <${RoomView} />
     ${state.panel === "members" && state.roomId ? html`<${MembersPanel} />` : null}
@@ -96,7 +117,42 @@ function ChatScreen() {
   </div>`;
 }
 
+/** Search results: each opens its room at the message. */
+function SearchResults() {
+  const { query, results, count, loading, error } = state.search;
+  const close = () => {
+    closeSearch();
+    document.getElementById("message-search")?.focus();
+  };
+  return html`<section class="panel search-panel" aria-labelledby="search-title">
+    <div class="panel-head">
+      <h2 id="search-title">Results for “${query}”</h2>
+      <button type="button" class="ghost small" aria-label="Close search results" onClick=${close}>✕</button>
+    </div>
+    <p class="muted empty-note" role="status">
+      ${loading ? "Searching…" : error ? "" : count === 0 ? "No messages found." : `${count} message${count === 1 ? "" : "s"}`}
+    </p>
+    <p class="error" role="alert">${error}</p>
+    <ul class="search-results">
+      ${results.map((message) => {
+        const room = state.rooms.get(message.room);
+        return html`<li key=${message.id}>
+          <button type="button" class="search-result" onClick=${() => openResult(message)}>
+            <span class="search-where">${message.sender.username} in ${room ? roomTitle(room) : `room ${message.room}`} · ${clock(message.created_at)}</span>
+            <span class="search-content" dir="auto">${message.content}</span>
+          </button>
+        </li>`;
+      })}
+    </ul>
+  </section>`;
+}
+
 document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && state.search && !state.confirmation && !event.defaultPrevented) {
+    closeSearch();
+    document.getElementById("message-search")?.focus();
+    return;
+  }
   if (event.key !== "Escape" || state.confirmation || event.defaultPrevented) return;
   if (event.target.closest?.("dialog, #composer")) return;
   if (state.panel) togglePanel(state.panel, false);

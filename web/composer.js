@@ -4,7 +4,7 @@
 // typing signals and @mention suggestions drawn from the room's members.
 
 import { html, useEffect, useRef, useState } from "./html.js";
-import { changed, me, saveDraft, send, state } from "./store.js";
+import { changed, me, saveDraft, send, startEditing, state } from "./store.js";
 import { mentionedNames } from "./format.js";
 
 const MAX_LENGTH = 5000;
@@ -148,6 +148,16 @@ export function Composer({ room }) {
         return;
       }
     }
+    if (event.key === "ArrowUp" && !text && !event.shiftKey) {
+      // As in most chats: Up on an empty composer edits your last message.
+      const mine = [...(state.view?.messages.values() ?? [])].filter((m) => m.sender.id === me().id);
+      const last = mine.reduce((newest, m) => (!newest || m.id > newest.id ? m : newest), null);
+      if (last) {
+        event.preventDefault();
+        startEditing(last.id);
+      }
+      return;
+    }
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !touchScreen()) {
       event.preventDefault();
       submit();
@@ -170,7 +180,7 @@ export function Composer({ room }) {
     <p class="note" role="status">${note}</p>
     <p id="message-keys" class="visually-hidden">
       ${touchScreen() ? "Enter adds a line; the Send button sends." : "Enter sends, Shift+Enter adds a line."} @ mentions
-      a member, Escape cancels a reply.
+      a member, Escape cancels a reply, Up on an empty box edits your last message.
     </p>
     <div class="composer-row">
       <label for=${INPUT_ID} class="visually-hidden">Message</label>

@@ -270,8 +270,9 @@ export class ConfabClient extends Emitter {
     return this.request("GET", `/api/chat/users/${query({ search, page })}`);
   }
 
-  rooms({ search, page, pageSize } = {}) {
-    return this.request("GET", `/api/chat/rooms/${query({ search, page, page_size: pageSize })}`);
+  /** `isDirect`: `true` for direct conversations only, `false` for the other rooms. */
+  rooms({ search, page, pageSize, isDirect } = {}) {
+    return this.request("GET", `/api/chat/rooms/${query({ search, page, page_size: pageSize, is_direct: isDirect })}`);
   }
 
   /** Every page of `rooms()`, concatenated. */
@@ -299,6 +300,11 @@ export class ConfabClient extends Emitter {
 
   deleteRoom(id) {
     return this.request("DELETE", `/api/chat/rooms/${id}/`);
+  }
+
+  /** The direct conversation with another developer (`{userId}` or `{username}`), made on first use. */
+  openDirect({ userId, username }) {
+    return this.request("POST", "/api/chat/direct/", userId ? { user_id: userId } : { username });
   }
 
   joinRoom(id) {
@@ -342,6 +348,25 @@ export class ConfabClient extends Emitter {
 
   deleteMessage(messageId) {
     return this.request("DELETE", `/api/chat/messages/${messageId}/delete/`);
+  }
+
+  /** Changes one's own message; resolves with the message (`edited_at` set). */
+  editMessage(messageId, content) {
+    return this.request("PATCH", `/api/chat/messages/${messageId}/`, { content });
+  }
+
+  /** Reacts with `emoji`; resolves with that emoji's `{emoji, count, users}`. */
+  react(messageId, emoji) {
+    return this.request("POST", `/api/chat/messages/${messageId}/reactions/`, { emoji });
+  }
+
+  unreact(messageId, emoji) {
+    return this.request("DELETE", `/api/chat/messages/${messageId}/reactions/${encodeURIComponent(emoji)}/`);
+  }
+
+  /** Messages of your rooms (or of `room`) containing every term of `q`, newest first, paginated. */
+  search(q, { room, page, pageSize } = {}) {
+    return this.request("GET", `/api/chat/search/${query({ q, room, page, page_size: pageSize })}`);
   }
 
   notifications({ unreadOnly = false, page } = {}) {
@@ -478,10 +503,13 @@ export class ConfabClient extends Emitter {
  * "typing", "message_read", "member_added", ...; each carries `room`) and
  * all of them as "frame". "status" reports "connecting" | "open" | "offline".
  *
- * It remembers the newest message id seen per room and reconnects with
- * `?after=room:id,...`, so the server replays exactly what was missed. Call
- * `track(roomId, lastMessageId)` for rooms known from REST before their
- * first live message, so a drop right after loading loses nothing.
+ * It remembers, per room, the newest message id and the room's change
+ * number (`change_seq`) it has seen, and reconnects with
+ * `?since=room:change_seq,...` (or, against a server without change
+ * numbers, `?after=room:id,...`), so the server replays exactly what was
+ * missed: new messages, and deletes, edits and reactions too. Call
+ * `track(roomId, lastMessageId, changeSeq)` for rooms known from REST
+ * before their first live frame, so a drop right after loading loses nothing.
  */
 export class LiveConnection extends Emitter {
   constructor(client) {
@@ -489,6 +517,7 @@ export class LiveConnection extends Emitter {
     this.client = client;
     this.status = "connecting";
     this.lastSeen = new Map();
+    this.lastChange = new Map();
     this.socket = null;
     this.closed = false;
     this.failures = 0;
@@ -500,14 +529,18 @@ export class LiveConnection extends Emitter {
 
   #onOnline;
 
-  /** Remembers that messages of `roomId` up to `messageId` are already known. */
-  track(roomId, messageId = 0) {
+  /** Remembers that `roomId` is known up to `messageId` and (if given) change number `changeSeq`. */
+  track(roomId, messageId = 0, changeSeq) {
     if ((this.lastSeen.get(roomId) ?? -1) < messageId) this.lastSeen.set(roomId, messageId);
+    if (Number.isInteger(changeSeq) && (this.lastChange.get(roomId) ?? -1) < changeSeq) {
+      this.lastChange.set(roomId, changeSeq);
+    }
   }
 
   /** Stops following a room (left it) so resumes no longer ask for it. */
   forget(roomId) {
     this.lastSeen.delete(roomId);
+    this.lastChange.delete(roomId);
   }
 
   /** Sends a frame when open; returns false when it could not be sent. */
@@ -555,8 +588,14 @@ export class LiveConnection extends Emitter {
       if (!this.client.loggedIn) return; // the session ended: logout() closes us
       return this.#scheduleReconnect();
     }
-    const after = [...this.lastSeen].map(([room, id]) => `${room}:${id}`).join(",");
-    const socket = new this.client.WebSocket(this.client.socketUrl("/ws/chat/", { token, after }));
+    // A room with a change number resumes by it (deletes, edits and reactions
+    // too); one without (not seen since, or an older server) by message id.
+    const since = [...this.lastChange].map(([room, seq]) => `${room}:${seq}`).join(",");
+    const after = [...this.lastSeen]
+      .filter(([room]) => !this.lastChange.has(room))
+      .map(([room, id]) => `${room}:${id}`)
+      .join(",");
+    const socket = new this.client.WebSocket(this.client.socketUrl("/ws/chat/", { token, since, after }));
     this.socket = socket;
     socket.onmessage = (event) => this.#receive(event.data);
     socket.onclose = (event) => {
@@ -578,7 +617,9 @@ export class LiveConnection extends Emitter {
       this.#setStatus("open");
       this.client.retryOutbox();
     } else if (frame.type === "chat_message" && frame.message) {
-      this.track(frame.message.room, frame.message.id);
+      this.track(frame.message.room, frame.message.id, frame.change_seq);
+    } else if (Number.isInteger(frame.change_seq) && frame.room) {
+      this.track(frame.room, 0, frame.change_seq);
     } else if (frame.type === "member_added" && frame.user?.id === this.client.user?.id) {
       this.track(frame.room, 0);
     } else if (frame.type === "member_removed" && frame.user?.id === this.client.user?.id) {

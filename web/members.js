@@ -2,7 +2,19 @@
 // (admins change them), removal (asked for first) and adding by username.
 
 import { html, useLayoutEffect, useRef } from "./html.js";
-import { addMember, confirm, currentRoom, me, onlineSet, removeMember, setRole, state, togglePanel } from "./store.js";
+import {
+  addMember,
+  confirm,
+  currentRoom,
+  describe,
+  me,
+  onlineSet,
+  openDirect,
+  removeMember,
+  setRole,
+  state,
+  togglePanel,
+} from "./store.js";
 
 const ROLES = ["admin", "moderator", "member"];
 
@@ -17,7 +29,7 @@ export function MembersPanel() {
   if (!room) return null;
   const members = state.members.get(room.id) ?? [];
   const online = onlineSet(room.id);
-  const isModerator = room.my_role === "admin" || room.my_role === "moderator";
+  const isModerator = !room.is_direct && (room.my_role === "admin" || room.my_role === "moderator");
   const add = async (event) => {
     event.preventDefault();
     const form = event.currentTarget;
@@ -51,8 +63,12 @@ export function MembersPanel() {
 function MemberItem({ member, room, isOnline }) {
   const { user, role } = member;
   const self = user.id === me().id;
-  const isAdmin = room.my_role === "admin";
-  const mayRemove = !self && (isAdmin || (room.my_role === "moderator" && role === "member"));
+  const isAdmin = room.my_role === "admin" && !room.is_direct;
+  const mayRemove = !room.is_direct && !self && (isAdmin || (room.my_role === "moderator" && role === "member"));
+  const message = () =>
+    openDirect(user).catch((error) => {
+      state.membersError = describe(error);
+    });
   const changeRole = (event) => {
     const select = event.currentTarget;
     const next = select.value;
@@ -81,6 +97,9 @@ function MemberItem({ member, room, isOnline }) {
           ${ROLES.map((option) => html`<option value=${option}>${option}</option>`)}
         </select>`
       : html`<span class=${`role role-${role}`}>${role}</span>`}
+    ${self || room.is_direct
+      ? null
+      : html`<button type="button" class="ghost tiny" aria-label=${`Message ${user.username}`} onClick=${message}>Message</button>`}
     ${mayRemove
       ? html`<button type="button" class="ghost tiny danger" aria-label=${`Remove ${user.username}`} onClick=${remove}>Remove</button>`
       : null}

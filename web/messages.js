@@ -10,20 +10,28 @@
 import { html, useEffect, useLayoutEffect, useMemo, useRef, useState } from "./html.js";
 import {
   canModerate,
+  changed,
   client,
   confirm,
   deleteMessage,
+  describe,
   dismissFailed,
+  editMessage,
   loadOlder,
   me,
   seen,
+  startEditing,
   state,
+  stopEditing,
+  toggleReaction,
 } from "./store.js";
 import { clock, dayKey, dayLabel, formatContent } from "./format.js";
 import { Avatar } from "./rooms.js";
 import { replyTo } from "./composer.js";
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
+/** The reaction picker's choices (any emoji can be sent; these are one click away). */
+const QUICK_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
 
 export function MessageList({ room }) {
   const view = state.view;
@@ -85,6 +93,14 @@ export function MessageList({ room }) {
     else if (view.scrollTo === "keep") element.scrollTop = element.scrollHeight - element.clientHeight - fromBottom.current;
     else if (view.scrollTo === "bottom" || fromBottom.current < 60) element.scrollTop = element.scrollHeight;
     view.scrollTo = null;
+    // A search result to show: scroll to it and focus it, once it is loaded.
+    const target = state.jumpTo && element.querySelector(`article[data-id="${state.jumpTo}"]`);
+    if (target) {
+      state.jumpTo = null;
+      target.scrollIntoView({ block: "center" });
+      setActive(Number(target.dataset.id));
+      target.focus({ preventScroll: true });
+    }
     fromBottom.current = element.scrollHeight - element.clientHeight - element.scrollTop;
   });
 
@@ -227,6 +243,13 @@ function MessageItem({ message, room, continued, tabbable, seenBy, observer, onG
   const content = useMemo(() => formatContent(message.content, myself.username), [message.content]);
   const mine = message.sender.id === myself.id;
   const deletable = room.is_member && (mine || canModerate(room));
+  const editing = state.editing === message.id;
+  const [picking, setPicking] = useState(false);
+  const [problem, setProblem] = useState("");
+  const react = (emoji) => {
+    setPicking(false);
+    toggleReaction(message, emoji).catch((error) => setProblem(describe(error)));
+  };
   const when = clock(message.created_at);
   const who = message.sender.username;
   const preview = message.reply_preview;
@@ -251,11 +274,29 @@ function MessageItem({ message, room, continued, tabbable, seenBy, observer, onG
         ${continued ? null : html`<${Avatar} name=${who} />`}
         <span class=${continued ? "sender visually-hidden" : "sender"}>${who}</span>
         <time datetime=${message.created_at} title=${new Date(message.created_at).toLocaleString()}>${when}</time>
+        ${message.edited_at
+          ? html`<span class="edited" title=${`Edited ${new Date(message.edited_at).toLocaleString()}`}>(edited)</span>`
+          : null}
         ${room.is_member
           ? html`<span class="message-actions">
               <button type="button" class="ghost tiny" tabindex=${tab} aria-label=${`Reply to ${who}, ${when}`} onClick=${() => replyTo(message)}>
                 Reply
               </button>
+              <button
+                type="button"
+                class="ghost tiny"
+                tabindex=${tab}
+                aria-label=${`React to ${who}, ${when}`}
+                aria-expanded=${String(picking)}
+                onClick=${() => setPicking(!picking)}
+              >
+                React
+              </button>
+              ${mine
+                ? html`<button type="button" class="ghost tiny" tabindex=${tab} aria-label=${`Edit your message, ${when}`} onClick=${() => startEditing(message.id)}>
+                    Edit
+                  </button>`
+                : null}
               ${deletable
                 ? html`<button
                     type="button"
@@ -275,7 +316,40 @@ function MessageItem({ message, room, continued, tabbable, seenBy, observer, onG
             <span class="quote-sender">${preview.sender.username}: </span>${preview.content}
           </blockquote>`
         : null}
-      <div class="content" dir="auto">${content}</div>
+      ${editing
+        ? html`<${EditForm} message=${message} />`
+        : html`<div class="content" dir="auto">${content}</div>`}
+      ${picking
+        ? html`<div class="emoji-picker" role="group" aria-label="Pick a reaction">
+            ${QUICK_EMOJI.map(
+              (emoji) => html`<button type="button" class="ghost" aria-label=${`React with ${emoji}`} onClick=${() => react(emoji)}>
+                ${emoji}
+              </button>`,
+            )}
+          </div>`
+        : null}
+      ${message.reactions?.length
+        ? html`<div class="reactions" role="group" aria-label="Reactions">
+            ${message.reactions.map((reaction) => {
+              const pressed = reaction.users.some((u) => u.id === myself.id);
+              const names = reaction.users.map((u) => u.username).join(", ");
+              return html`<button
+                key=${reaction.emoji}
+                type="button"
+                class=${pressed ? "reaction mine" : "reaction"}
+                aria-pressed=${String(pressed)}
+                aria-label=${`${reaction.emoji} ${reaction.count}: ${names}`}
+                title=${names}
+                tabindex=${tab}
+                disabled=${!room.is_member}
+                onClick=${() => react(reaction.emoji)}
+              >
+                ${reaction.emoji} ${reaction.count}
+              </button>`;
+            })}
+          </div>`
+        : null}
+      ${problem ? html`<p class="error" role="alert">${problem}</p>` : null}
       ${seenBy ? html`<p class="seen">${seenBy}</p>` : null}
     </article>
   </li>`;
@@ -304,4 +378,50 @@ function FailedItem({ failed }) {
       </p>
     </article>
   </li>`;
+}
+
+/** Editing one's message in place: Enter saves, Shift+Enter adds a line, Escape cancels. */
+function EditForm({ message }) {
+  const [text, setText] = useState(message.content);
+  const [error, setError] = useState("");
+  const box = useRef(null);
+  useLayoutEffect(() => {
+    const element = box.current;
+    element.focus();
+    element.setSelectionRange(element.value.length, element.value.length);
+  }, []);
+  const save = async (event) => {
+    event?.preventDefault();
+    const content = text.trim();
+    if (!content) return setError("A message cannot be empty; delete it instead.");
+    if (content === message.content) return stopEditing();
+    try {
+      await editMessage(message, content);
+    } catch (failure) {
+      setError(describe(failure));
+    }
+  };
+  const onKeyDown = (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      stopEditing();
+      focusComposer();
+    } else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      save(event);
+    }
+  };
+  return html`<form class="edit-form" onSubmit=${save}>
+    <label class="visually-hidden" for=${`edit-${message.id}`}>Edit your message</label>
+    <textarea id=${`edit-${message.id}`} ref=${box} rows="2" dir="auto" value=${text} onInput=${(e) => setText(e.currentTarget.value)} onKeyDown=${onKeyDown}></textarea>
+    <p class="error" role="alert">${error}</p>
+    <div class="edit-actions">
+      <button type="button" class="ghost small" onClick=${() => (stopEditing(), focusComposer())}>Cancel</button>
+      <button type="submit" class="primary small">Save</button>
+    </div>
+  </form>`;
+}
+
+function focusComposer() {
+  document.getElementById("message-input")?.focus();
+  changed();
 }

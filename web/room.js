@@ -10,6 +10,7 @@ import {
   joinRoom,
   leaveRoom,
   navigateTo,
+  roomTitle,
   state,
   togglePanel,
   updateRoom,
@@ -26,7 +27,7 @@ export function RoomView() {
       <div class="placeholder"><p>${state.placeholder}</p></div>
     </main>`;
   }
-  return html`<main class="room-view" aria-label=${`Room ${room.name}`}>
+  return html`<main class="room-view" aria-label=${`Room ${roomTitle(room)}`}>
     <div class="room-content">
       <${RoomHead} room=${room} />
       <${MessageList} key=${room.id} room=${room} />
@@ -43,8 +44,11 @@ function RoomHead({ room }) {
   const [editing, setEditing] = useState(false);
   const act = (action) => action().catch((failure) => setError(describe(failure)));
   const membersOpen = state.panel === "members";
-  const parts = [roomTypeLabel(room), `${room.member_count} member${room.member_count === 1 ? "" : "s"}`];
+  const parts = room.is_direct
+    ? ["Direct conversation"]
+    : [roomTypeLabel(room), `${room.member_count} member${room.member_count === 1 ? "" : "s"}`];
   if (room.description) parts.push(room.description);
+  const admin = room.my_role === "admin" && !room.is_direct;
   const leave = () =>
     confirm({
       title: `Leave ${room.name}?`,
@@ -62,7 +66,7 @@ function RoomHead({ room }) {
   return html`<header class="room-head">
     <button type="button" class="ghost back" aria-label="Back to rooms" onClick=${() => navigateTo(null)}>‹</button>
     <div class="room-title">
-      <h2 dir="auto">${room.name}</h2>
+      <h2 dir="auto">${roomTitle(room)}</h2>
       <p class="muted" dir="auto">${parts.join(" · ")}</p>
       <p class="error" role="alert">${error}</p>
     </div>
@@ -80,13 +84,11 @@ function RoomHead({ room }) {
       >
         Members
       </button>
-      ${room.my_role === "admin"
-        ? html`<button type="button" class="ghost small" onClick=${() => setEditing(true)}>Room settings</button>`
+      ${admin ? html`<button type="button" class="ghost small" onClick=${() => setEditing(true)}>Room settings</button>` : null}
+      ${room.is_member && !room.is_direct
+        ? html`<button type="button" class="ghost small" onClick=${leave}>Leave room</button>`
         : null}
-      ${room.is_member ? html`<button type="button" class="ghost small" onClick=${leave}>Leave room</button>` : null}
-      ${room.my_role === "admin"
-        ? html`<button type="button" class="ghost small danger" onClick=${remove}>Delete room</button>`
-        : null}
+      ${admin ? html`<button type="button" class="ghost small danger" onClick=${remove}>Delete room</button>` : null}
     </div>
     ${editing ? html`<${RoomSettings} room=${room} onClose=${() => setEditing(false)} />` : null}
   </header>`;

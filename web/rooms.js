@@ -3,7 +3,7 @@
 // "New room" dialog.
 
 import { html, useMemo, useRef, useState } from "./html.js";
-import { createRoom, describe, navigateTo, searchRooms, state } from "./store.js";
+import { client, createRoom, describe, me, navigateTo, openDirect, roomTitle, searchRooms, state } from "./store.js";
 import { Modal } from "./dialogs.js";
 
 const activity = (room) => room.last_message?.created_at ?? room.created_at;
@@ -14,6 +14,7 @@ export const roomTypeLabel = (room) =>
 export function RoomList() {
   const [filter, setFilter] = useState("");
   const [creating, setCreating] = useState(false);
+  const [messaging, setMessaging] = useState(false);
   const lookup = useRef(null);
   const onFilter = (event) => {
     const text = event.currentTarget.value;
@@ -23,9 +24,10 @@ export function RoomList() {
   };
   const search = filter.trim().toLowerCase();
   const matches = [...state.rooms.values()]
-    .filter((room) => room.is_active && (!search || room.name.toLowerCase().includes(search)))
+    .filter((room) => room.is_active && (!search || roomTitle(room).toLowerCase().includes(search)))
     .sort((a, b) => activity(b).localeCompare(activity(a)) || b.id - a.id);
-  const mine = matches.filter((room) => room.is_member);
+  const mine = matches.filter((room) => room.is_member && !room.is_direct);
+  const direct = matches.filter((room) => room.is_member && room.is_direct);
   const others = matches.filter((room) => !room.is_member);
   return html`<nav class="sidebar" aria-label="Rooms">
     <div class="sidebar-head">
@@ -38,6 +40,13 @@ export function RoomList() {
       ${mine.map((room) => html`<${RoomItem} key=${room.id} room=${room} />`)}
     </ul>
     ${mine.length === 0 ? html`<p class="muted empty-note">No rooms yet: create one, or join a public room below.</p>` : null}
+    <div class="sidebar-head section-head">
+      <h3 id="direct-heading" class="section-title">Direct messages</h3>
+      <button type="button" class="ghost small" onClick=${() => setMessaging(true)}>New message</button>
+    </div>
+    <ul class="room-list" aria-labelledby="direct-heading">
+      ${direct.map((room) => html`<${RoomItem} key=${room.id} room=${room} />`)}
+    </ul>
     ${others.length > 0
       ? html`<h3 id="public-rooms-heading" class="section-title">Public rooms to join</h3>
           <ul class="room-list" aria-labelledby="public-rooms-heading">
@@ -45,12 +54,18 @@ export function RoomList() {
           </ul>`
       : null}
     ${creating ? html`<${NewRoomDialog} onClose=${() => setCreating(false)} />` : null}
+    ${messaging ? html`<${DirectDialog} onClose=${() => setMessaging(false)} />` : null}
   </nav>`;
 }
 
 function RoomItem({ room }) {
   const last = room.last_message;
-  const preview = last ? `${last.sender.username}: ${last.content}` : room.description || roomTypeLabel(room);
+  const title = roomTitle(room);
+  const preview = last
+    ? `${last.sender.username}: ${last.content}`
+    : room.is_direct
+      ? "Direct conversation"
+      : room.description || roomTypeLabel(room);
   const unread = room.is_member && room.unread_count > 0;
   return html`<li>
     <button
@@ -59,9 +74,9 @@ function RoomItem({ room }) {
       aria-current=${room.id === state.roomId ? "page" : null}
       onClick=${() => navigateTo(room.id)}
     >
-      <${Avatar} name=${room.name} mark=${room.room_type === "public" ? "#" : "🔒"} />
+      <${Avatar} name=${title} mark=${room.is_direct ? null : room.room_type === "public" ? "#" : "🔒"} />
       <span class="room-line">
-        <span class="room-name" dir="auto">${room.name}</span>
+        <span class="room-name" dir="auto">${title}</span>
         ${unread
           ? html`<span class="badge"><span class="visually-hidden">, </span>${room.unread_count}<span class="visually-hidden"> unread</span></span>`
           : null}
@@ -113,5 +128,51 @@ function NewRoomDialog({ onClose }) {
         <button type="submit" class="primary">Create room</button>
       </div>
     </form>
+  <//>`;
+}
+
+/** Starting a direct conversation: find a developer by name, pick them. */
+function DirectDialog({ onClose }) {
+  const [users, setUsers] = useState([]);
+  const [error, setError] = useState("");
+  const timer = useRef(null);
+  const find = (event) => {
+    const text = event.currentTarget.value.trim();
+    clearTimeout(timer.current);
+    timer.current = setTimeout(async () => {
+      try {
+        const page = await client.users(text);
+        setUsers(page.results.filter((user) => user.id !== me().id).slice(0, 8));
+        setError("");
+      } catch (failure) {
+        setError(describe(failure));
+      }
+    }, 150);
+  };
+  const pick = async (user) => {
+    try {
+      await openDirect(user);
+      onClose();
+    } catch (failure) {
+      setError(describe(failure));
+    }
+  };
+  return html`<${Modal} labelledBy="direct-title" onClose=${onClose}>
+    <div class="card dialog-card">
+      <h2 id="direct-title">New direct message</h2>
+      <label for="direct-search">Find a developer</label>
+      <input id="direct-search" type="search" autocomplete="off" autocapitalize="none" spellcheck="false" autofocus onInput=${find} />
+      <ul class="pick-list" aria-label="Developers">
+        ${users.map(
+          (user) => html`<li key=${user.id}>
+            <button type="button" class="ghost" onClick=${() => pick(user)}>Message ${user.username}</button>
+          </li>`,
+        )}
+      </ul>
+      <p class="error" role="alert">${error}</p>
+      <div class="actions">
+        <button type="button" class="ghost" onClick=${onClose}>Cancel</button>
+      </div>
+    </div>
   <//>`;
 }

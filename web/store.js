@@ -30,6 +30,9 @@ export const state = {
   drafts: loadDrafts(), // roomId -> unsent text
   reply: null, // the reply being written: {roomId, message}
   confirmation: null, // the open confirmation dialog: {title, body, action, run, resolve}
+  editing: null, // the id of the message being edited in place
+  search: null, // the open search: {query, results, count, loading, error}
+  jumpTo: null, // a message id the open room should scroll to and focus
   live: null,
 };
 
@@ -73,6 +76,8 @@ export async function boot() {
     state.members.clear();
     state.failed = [];
     state.reply = null;
+    state.editing = null;
+    state.search = null;
     state.drafts = new Map();
     state.panel = null;
     localStorage.removeItem(DRAFTS_KEY);
@@ -137,16 +142,24 @@ export async function loadRooms() {
   const rooms = await client.allRooms();
   // Rooms found by a search stay until the next full load.
   state.rooms = new Map(rooms.map((room) => [room.id, room]));
-  for (const room of rooms) if (room.is_member) state.live?.track(room.id, room.last_message?.id ?? 0);
+  for (const room of rooms) if (room.is_member) track(room);
   changed();
 }
+
+/** Tells the live connection how far a room is known, so a resume starts there. */
+function track(room) {
+  state.live?.track(room.id, room.last_message?.id ?? 0, room.change_seq);
+}
+
+/** A room's name as people see it: the other person, for a direct conversation. */
+export const roomTitle = (room) => (room.is_direct && room.peer ? room.peer.username : room.name);
 
 /** Reloads one room; a 404 means it is gone (deleted, or we lost access). */
 export async function refreshRoom(id) {
   try {
     const room = await client.room(id);
     state.rooms.set(id, room);
-    if (room.is_member) state.live?.track(id, room.last_message?.id ?? 0);
+    if (room.is_member) track(room);
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 404)) return;
     state.rooms.delete(id);
@@ -168,7 +181,16 @@ export async function searchRooms(text) {
 export async function createRoom(fields) {
   const room = await client.createRoom(fields);
   state.rooms.set(room.id, room);
-  state.live?.track(room.id, 0);
+  track(room);
+  changed();
+  navigateTo(room.id);
+}
+
+/** Opens (creating on first use) the direct conversation with `user`. */
+export async function openDirect(user) {
+  const room = await client.openDirect({ userId: user.id });
+  state.rooms.set(room.id, room);
+  track(room);
   changed();
   navigateTo(room.id);
 }
@@ -182,7 +204,7 @@ export async function updateRoom(id, fields) {
 export async function joinRoom(id) {
   const { room } = await client.joinRoom(id);
   state.rooms.set(id, room);
-  state.live?.track(id, room.last_message?.id ?? 0);
+  track(room);
   loadMembers(id);
   changed();
 }
@@ -337,6 +359,98 @@ export function addMessage(message) {
   if (view?.roomId === message.room) {
     view.messages.set(message.id, message);
     clearTyping(message.sender.id);
+  }
+  changed();
+}
+
+/** A message changed (edited, reacted to): the new object replaces the old where shown. */
+function replaceMessage(message) {
+  const view = state.view;
+  if (view?.roomId === message.room && view.messages.has(message.id)) view.messages.set(message.id, message);
+  const room = state.rooms.get(message.room);
+  if (room?.last_message?.id === message.id) room.last_message = message;
+  changed();
+}
+
+/** A reaction frame: the message's `reactions` as the server now has them. */
+function applyReaction(roomId, { message_id, emoji, user }, added) {
+  const message = state.view?.roomId === roomId ? state.view.messages.get(message_id) : null;
+  if (!message) return;
+  const reactions = message.reactions.map((r) => ({ ...r, users: [...r.users] }));
+  let entry = reactions.find((r) => r.emoji === emoji);
+  const has = entry?.users.some((u) => u.id === user.id);
+  if (added && !has) {
+    if (!entry) reactions.push((entry = { emoji, count: 0, users: [] }));
+    entry.users.push(user);
+    entry.count = entry.users.length;
+  } else if (!added && has) {
+    entry.users = entry.users.filter((u) => u.id !== user.id);
+    entry.count = entry.users.length;
+  }
+  replaceMessage({ ...message, reactions: reactions.filter((r) => r.count > 0) });
+}
+
+export async function editMessage(message, content) {
+  const edited = await client.editMessage(message.id, content);
+  state.editing = null;
+  replaceMessage(edited);
+}
+
+export function startEditing(messageId) {
+  state.editing = messageId;
+  changed();
+}
+
+export function stopEditing() {
+  state.editing = null;
+  changed();
+}
+
+/** Adds the user's reaction, or takes it back when they already have it. */
+export async function toggleReaction(message, emoji) {
+  const mine = message.reactions.find((r) => r.emoji === emoji)?.users.some((u) => u.id === me().id);
+  if (mine) await client.unreact(message.id, emoji);
+  else await client.react(message.id, emoji);
+}
+
+// ---- search -------------------------------------------------------------------
+
+export async function searchMessages(query) {
+  const text = query.trim();
+  if (!text) {
+    state.search = null;
+    return changed();
+  }
+  const search = { query: text, results: [], count: 0, loading: true, error: "" };
+  state.search = search;
+  changed();
+  try {
+    const page = await client.search(text, { pageSize: 30 });
+    search.results = page.results;
+    search.count = page.count;
+  } catch (error) {
+    search.error = describe(error);
+  }
+  search.loading = false;
+  changed();
+}
+
+export function closeSearch() {
+  state.search = null;
+  changed();
+}
+
+/** Opens a search result: its room, scrolled to it (older pages are loaded until it shows). */
+export async function openResult(message) {
+  state.search = null;
+  state.jumpTo = message.id;
+  if (state.roomId !== message.room) {
+    navigateTo(message.room);
+    await openRoom(message.room);
+  }
+  const view = state.view;
+  for (let pages = 0; view && !view.messages.has(message.id) && view.hasOlder && pages < 20; pages++) {
+    await loadOlder();
   }
   changed();
 }
@@ -588,7 +702,7 @@ function connectLive() {
   const live = client.live();
   if (state.live === live) return; // already listening (enter() again without a logout)
   state.live = live;
-  for (const room of state.rooms.values()) if (room.is_member) live.track(room.id, room.last_message?.id ?? 0);
+  for (const room of state.rooms.values()) if (room.is_member) track(room);
   let wasOffline = false;
 
   live.on("status", (status) => {
@@ -608,6 +722,9 @@ function connectLive() {
   live.on("refused", () => client.me().then(enter, () => client.logout()));
   live.on("chat_message", ({ message }) => addMessage(message));
   live.on("message_deleted", ({ room, message_id }) => removeMessage(room, message_id));
+  live.on("message_edited", ({ message }) => replaceMessage(message));
+  live.on("reaction_added", (frame) => applyReaction(frame.room, frame, true));
+  live.on("reaction_removed", (frame) => applyReaction(frame.room, frame, false));
   live.on("message_read", ({ room, message_id, user }) => {
     if (user.id === me().id) {
       const known = state.rooms.get(room);
