@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use sea_orm::ConnectionTrait;
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 use super::events::ServerEvent;
 use super::notifications;
@@ -78,13 +78,12 @@ pub async fn history(
 /// Soft-deletes a message (sender, room admin or moderator). A deleted or
 /// invisible message is not found.
 pub async fn delete(store: &Store, publisher: &dyn Publisher, user: &CurrentUser, message_id: i64) -> Result<Message> {
-    let _order = lock_room_of(store, message_id).await?;
-    let txn = store.begin().await?;
-    let message = store::messages::find(&txn, message_id)
-        .await?
-        .filter(|m| !m.is_deleted)
-        .ok_or(Error::NotFound)?;
-    let facts = facts(&txn, message.room_id, user.id, true).await?;
+    let MessageChange {
+        order: _order,
+        txn,
+        message,
+        facts,
+    } = begin_change(store, user, message_id).await?;
     policy::delete_message(&facts.access, message.sender_id == user.id)?;
     store::messages::mark_deleted(&txn, message_id).await?;
     let change_seq = record_change(&txn, &facts, "deleted", message_id, None).await?;
@@ -113,13 +112,12 @@ pub async fn edit(
     message_id: i64,
     content: impl FnOnce() -> Result<String>,
 ) -> Result<Message> {
-    let _order = lock_room_of(store, message_id).await?;
-    let txn = store.begin().await?;
-    let message = store::messages::find(&txn, message_id)
-        .await?
-        .filter(|m| !m.is_deleted)
-        .ok_or(Error::NotFound)?;
-    let facts = facts(&txn, message.room_id, user.id, true).await?;
+    let MessageChange {
+        order: _order,
+        txn,
+        message,
+        facts,
+    } = begin_change(store, user, message_id).await?;
     policy::edit_message(&facts.access, message.sender_id == user.id)?;
     let content = content()?;
     let mentioned_before = notifications::mentioned_names(&message.content);
@@ -148,13 +146,38 @@ pub async fn edit(
     Ok(message)
 }
 
-/// Takes, for a change to a message, its room's place in the order of
-/// changes (see [`crate::store::order`]): held until the change is published.
-pub(crate) async fn lock_room_of(store: &Store, message_id: i64) -> Result<OrderGuard> {
-    let message = store::messages::find(store.reader(), message_id)
+/// What a change to a live message (delete, edit, reaction) works with.
+pub(crate) struct MessageChange {
+    /// The room's place in the order of changes (see [`crate::store::order`]):
+    /// keep it until the change is published.
+    pub order: OrderGuard,
+    pub txn: DatabaseTransaction,
+    pub message: messages::Model,
+    /// The room, locked in `txn`, and the caller's membership.
+    pub facts: RoomFacts,
+}
+
+/// Starts a change to a live message: its room's order lock, a
+/// transaction, the message (a deleted or missing one is not found) and its
+/// room, locked, so the change is ordered with every other of the room.
+pub(crate) async fn begin_change(store: &Store, user: &CurrentUser, message_id: i64) -> Result<MessageChange> {
+    let room_id = store::messages::find(store.reader(), message_id)
         .await?
+        .ok_or(Error::NotFound)?
+        .room_id;
+    let order = store.room_order().lock([room_id]).await;
+    let txn = store.begin().await?;
+    let message = store::messages::find(&txn, message_id)
+        .await?
+        .filter(|m| !m.is_deleted)
         .ok_or(Error::NotFound)?;
-    Ok(store.room_order().lock([message.room_id]).await)
+    let facts = facts(&txn, message.room_id, user.id, true).await?;
+    Ok(MessageChange {
+        order,
+        txn,
+        message,
+        facts,
+    })
 }
 
 /// Numbers a change to the history of the room in `facts` (locked by the

@@ -63,11 +63,30 @@ pub(crate) async fn for_new_message<C: ConnectionTrait>(
         notified.push(original.sender_id);
     }
     let names = mentioned_names(&message.content);
+    notify_mentioned(db, room, sender, message, names, &notified, sent).await
+}
+
+/// A `mention` notification for each member named in `names`, except those
+/// in `skip`, each once.
+async fn notify_mentioned<C: ConnectionTrait>(
+    db: &C,
+    room: &rooms::Model,
+    author: &CurrentUser,
+    message: &messages::Model,
+    names: Vec<String>,
+    skip: &[i64],
+    sent: &mut Vec<notifications::Model>,
+) -> Result<()> {
     if names.is_empty() {
         return Ok(());
     }
+    let quote: String = message.content.chars().take(QUOTE_CHARS).collect();
     for user_id in store::members::user_ids_by_names(db, room.id, names).await? {
-        if notified.contains(&user_id) {
+        if skip.contains(&user_id)
+            || sent
+                .iter()
+                .any(|n| n.user_id == user_id && n.message_id == Some(message.id))
+        {
             continue;
         }
         let notification = store::notifications::insert(
@@ -75,7 +94,7 @@ pub(crate) async fn for_new_message<C: ConnectionTrait>(
             NewNotification {
                 user_id,
                 notification_type: "mention",
-                title: format!("{} mentioned you in {}", sender.username, room.name),
+                title: format!("{} mentioned you in {}", author.username, room.name),
                 content: quote.clone(),
                 room_id: Some(room.id),
                 message_id: Some(message.id),
@@ -83,7 +102,6 @@ pub(crate) async fn for_new_message<C: ConnectionTrait>(
         )
         .await?;
         sent.push(notification);
-        notified.push(user_id);
     }
     Ok(())
 }
@@ -102,29 +120,7 @@ pub(crate) async fn for_edit<C: ConnectionTrait>(
         .into_iter()
         .filter(|name| !mentioned_before.contains(name))
         .collect();
-    if names.is_empty() {
-        return Ok(());
-    }
-    let quote: String = message.content.chars().take(QUOTE_CHARS).collect();
-    for user_id in store::members::user_ids_by_names(db, room.id, names).await? {
-        if user_id == editor.id {
-            continue;
-        }
-        let notification = store::notifications::insert(
-            db,
-            NewNotification {
-                user_id,
-                notification_type: "mention",
-                title: format!("{} mentioned you in {}", editor.username, room.name),
-                content: quote.clone(),
-                room_id: Some(room.id),
-                message_id: Some(message.id),
-            },
-        )
-        .await?;
-        sent.push(notification);
-    }
-    Ok(())
+    notify_mentioned(db, room, editor, message, names, &[editor.id], sent).await
 }
 
 pub async fn list(

@@ -3,10 +3,9 @@
 //! back are history changes, numbered like edits and announced to the room.
 
 use super::events::ServerEvent;
-use super::messages::{lock_room_of, record_change};
+use super::messages::{begin_change, record_change, MessageChange};
 use super::outbox::{Outbox, Publisher};
 use super::policy;
-use super::rooms::facts;
 use super::types::limits::{EMOJI_MAX, EMOJI_PER_MESSAGE_MAX};
 use super::types::{Reaction, UserRef};
 use crate::auth::CurrentUser;
@@ -42,15 +41,14 @@ pub async fn add(
     message_id: i64,
     emoji: impl FnOnce() -> Result<String>,
 ) -> Result<(Added, Reaction)> {
-    let _order = lock_room_of(store, message_id).await?;
-    let txn = store.begin().await?;
-    let message = store::messages::find(&txn, message_id)
-        .await?
-        .filter(|m| !m.is_deleted)
-        .ok_or(Error::NotFound)?;
     // The room lock orders this with every other change to the room,
     // which also makes the count below exact.
-    let facts = facts(&txn, message.room_id, user.id, true).await?;
+    let MessageChange {
+        order: _order,
+        txn,
+        message,
+        facts,
+    } = begin_change(store, user, message_id).await?;
     policy::react(&facts.access)?;
     let emoji = emoji()?;
     if store::reactions::find(&txn, message_id, user.id, &emoji)
@@ -101,13 +99,12 @@ pub async fn remove(
     message_id: i64,
     emoji: &str,
 ) -> Result<()> {
-    let _order = lock_room_of(store, message_id).await?;
-    let txn = store.begin().await?;
-    let message = store::messages::find(&txn, message_id)
-        .await?
-        .filter(|m| !m.is_deleted)
-        .ok_or(Error::NotFound)?;
-    let facts = facts(&txn, message.room_id, user.id, true).await?;
+    let MessageChange {
+        order: _order,
+        txn,
+        message,
+        facts,
+    } = begin_change(store, user, message_id).await?;
     policy::react(&facts.access)?;
     let reaction = store::reactions::find(&txn, message_id, user.id, emoji)
         .await?
