@@ -344,6 +344,8 @@ export function closeRoom(notice) {
 
 /** A stored message, from a frame, a send or a catch-up; counted once however often it comes. */
 export function addMessage(message) {
+  // A replay (`?since=`) shows a message deleted since as an empty one; its deletion follows.
+  if (message.is_deleted) return;
   const room = state.rooms.get(message.room);
   if (room) {
     if (message.id > (room.last_message?.id ?? 0)) {
