@@ -8,11 +8,16 @@
 //! - MySQL/MariaDB: the same `LIKE`, scanning the caller's rooms.
 //!
 //! Every term must occur, in any case, anywhere (inside words too).
+//!
+//! The total is counted up to [`COUNT_CAP`]: counting every match of two
+//! common words costs more than finding a page of them (on SQLite, 80 ms
+//! against 1 ms for a million messages), and nobody pages past the
+//! thousandth result; they refine the query.
 
 use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
 };
 
 use super::entities::{messages, room_members, rooms};
@@ -20,6 +25,9 @@ use super::escape_like;
 
 /// The shortest term the SQLite trigram index can find.
 const TRIGRAM: usize = 3;
+
+/// The most matches a search counts; the total says this many when there are more.
+pub const COUNT_CAP: u64 = 1000;
 
 /// One page of the live messages of `user_id`'s active rooms (or of `room_id`
 /// alone) that contain every one of `terms`, newest first, and the total.
@@ -31,6 +39,10 @@ pub async fn page<C: ConnectionTrait>(
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<messages::Model>), DbErr> {
+    let backend = db.get_database_backend();
+    if backend == DatabaseBackend::Sqlite && terms.iter().any(|t| t.chars().count() >= TRIGRAM) {
+        return sqlite_page(db, user_id, room_id, terms, offset, limit).await;
+    }
     let my_rooms = Query::select()
         .column(room_members::Column::RoomId)
         .from(room_members::Entity)
@@ -49,7 +61,16 @@ pub async fn page<C: ConnectionTrait>(
     if let Some(room_id) = room_id {
         query = query.filter(messages::Column::RoomId.eq(room_id));
     }
-    let total = query.clone().count(db).await?;
+    let counted: Vec<i64> = query
+        .clone()
+        .select_only()
+        .column(messages::Column::Id)
+        .order_by_desc(messages::Column::Id)
+        .limit(COUNT_CAP + 1)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let total = (counted.len() as u64).min(COUNT_CAP);
     let rows = query
         .order_by_desc(messages::Column::Id)
         .offset(offset)
@@ -61,13 +82,7 @@ pub async fn page<C: ConnectionTrait>(
 
 fn matching(backend: DatabaseBackend, terms: &[String]) -> Condition {
     let mut condition = Condition::all();
-    let mut indexed = Vec::new();
     for term in terms {
-        if backend == DatabaseBackend::Sqlite && term.chars().count() >= TRIGRAM {
-            // An FTS5 string: the term in double quotes, its quotes doubled.
-            indexed.push(format!("\"{}\"", term.replace('"', "\"\"")));
-            continue;
-        }
         let pattern = format!("%{}%", escape_like(&term.to_lowercase()));
         let like = LikeExpr::new(pattern).escape('\\');
         condition = condition.add(match backend {
@@ -76,11 +91,60 @@ fn matching(backend: DatabaseBackend, terms: &[String]) -> Condition {
             _ => Expr::expr(Func::lower(Expr::col(messages::Column::Content))).like(like),
         });
     }
-    if !indexed.is_empty() {
-        condition = condition.add(Expr::cust_with_values(
-            "messages.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)",
-            [indexed.join(" AND ")],
-        ));
-    }
     condition
+}
+
+/// SQLite with at least one indexed term: the FTS index drives, newest first
+/// (`rowid DESC` is the order it iterates in), so a page or a capped count
+/// stops as soon as it has its rows.
+async fn sqlite_page<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    room_id: Option<i64>,
+    terms: &[String],
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<messages::Model>), DbErr> {
+    let mut indexed = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    let mut filters = String::new();
+    for term in terms {
+        if term.chars().count() >= TRIGRAM {
+            indexed.push(format!("\"{}\"", term.replace('"', "\"\"")));
+        } else {
+            // SQLite's LIKE ignores ASCII case by itself.
+            filters.push_str(" AND m.content LIKE ? ESCAPE '\\'");
+            values.push(format!("%{}%", escape_like(term)).into());
+        }
+    }
+    if let Some(room_id) = room_id {
+        filters.push_str(" AND m.room_id = ?");
+        values.push(room_id.into());
+    }
+    let mut all = vec![Value::from(indexed.join(" AND ")), Value::from(user_id)];
+    all.extend(values);
+    let matches = format!(
+        "FROM messages_fts f JOIN messages m ON m.id = f.rowid \
+         WHERE messages_fts MATCH ? \
+         AND m.room_id IN (SELECT room_id FROM room_members WHERE user_id = ?) \
+         AND m.room_id IN (SELECT id FROM rooms WHERE is_active) \
+         AND NOT m.is_deleted{filters} \
+         ORDER BY f.rowid DESC"
+    );
+    let count = Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        format!("SELECT COUNT(*) AS n FROM (SELECT 1 {matches} LIMIT {})", COUNT_CAP + 1),
+        all.clone(),
+    );
+    let counted: i64 = match db.query_one(count).await? {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    let page = Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        format!("SELECT m.* {matches} LIMIT {limit} OFFSET {offset}"),
+        all,
+    );
+    let rows = messages::Entity::find().from_raw_sql(page).all(db).await?;
+    Ok(((counted as u64).min(COUNT_CAP), rows))
 }
