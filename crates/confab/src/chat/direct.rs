@@ -5,7 +5,7 @@ use super::members::MemberRef;
 use super::outbox::{Outbox, Publisher};
 use super::policy;
 use super::rooms::present_one;
-use super::types::{Role, RoomType, UserRef, DEVELOPER_ROLE};
+use super::types::{Role, RoomType, UserRef};
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
 use crate::store::notifications::NewNotification;
@@ -28,20 +28,8 @@ pub async fn open(
     user: &CurrentUser,
     other: MemberRef,
 ) -> Result<(Opened, super::types::Room)> {
-    let (field, found) = match &other {
-        MemberRef::Id(id) => ("user_id", store::users::find(store.reader(), *id).await?),
-        MemberRef::Username(name) => ("username", store::users::find_by_username(store.reader(), name).await?),
-    };
-    let found = found.filter(|u| u.is_active);
-    let is_developer = match &found {
-        Some(u) => store::users::roles(store.reader(), u.id)
-            .await?
-            .iter()
-            .any(|r| r == DEVELOPER_ROLE),
-        None => false,
-    };
-    policy::open_direct(user.id, found.as_ref().map(|u| (u.id, is_developer))).map_err(|m| Error::field(field, m))?;
-    let other = found.ok_or(Error::NotFound)?;
+    let (field, other) = super::members::find_developer(store.reader(), &other).await?;
+    policy::open_direct(user.id, other.id).map_err(|m| Error::field(field, m))?;
 
     let key = store::rooms::direct_key(user.id, other.id);
     if let Some(room) = store::rooms::find_direct(store.reader(), &key).await? {

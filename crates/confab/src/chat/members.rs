@@ -10,7 +10,7 @@ use super::rooms::{facts, role_of, RoomFacts};
 use super::types::{Member, Role, UserRef, DEVELOPER_ROLE};
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
-use crate::store::entities::{notifications, room_members};
+use crate::store::entities::{notifications, room_members, users};
 use crate::store::notifications::NewNotification;
 use crate::store::{self, Store};
 
@@ -54,22 +54,7 @@ pub async fn add(
     let txn = store.begin().await?;
     let facts = facts(&txn, room_id, actor.id, true).await?;
     policy::add_member(&facts.access)?;
-    let target = target()?;
-    let (field, user) = match &target {
-        MemberRef::Id(id) => ("user_id", store::users::find(&txn, *id).await?),
-        MemberRef::Username(name) => ("username", store::users::find_by_username(&txn, name).await?),
-    };
-    // One answer for "no such user", "inactive" and "not a developer": which
-    // accounts exist outside chat is none of the caller's business.
-    let no_developer = || Error::field(field, "No active developer matches this value.");
-    let user = user.filter(|u| u.is_active).ok_or_else(no_developer)?;
-    if !store::users::roles(&txn, user.id)
-        .await?
-        .iter()
-        .any(|r| r == DEVELOPER_ROLE)
-    {
-        return Err(no_developer());
-    }
+    let (field, user) = find_developer(&txn, &target()?).await?;
     if store::members::find(&txn, room_id, user.id).await?.is_some() {
         return Err(Error::field(field, "This user is already a member of the room."));
     }
@@ -99,6 +84,30 @@ pub async fn add(
     announce_arrival(&mut outbox, room_id, arrived);
     publisher.publish(outbox);
     Ok(present(&member, user.username))
+}
+
+/// The active developer `target` names, and the request field that named
+/// them. Anyone else is one error on that field, "no such user", "inactive"
+/// and "not a developer" alike: which accounts exist outside chat is none of
+/// the caller's business.
+pub(crate) async fn find_developer<C: ConnectionTrait>(
+    db: &C,
+    target: &MemberRef,
+) -> Result<(&'static str, users::Model)> {
+    let (field, user) = match target {
+        MemberRef::Id(id) => ("user_id", store::users::find(db, *id).await?),
+        MemberRef::Username(name) => ("username", store::users::find_by_username(db, name).await?),
+    };
+    let no_developer = || Error::field(field, "No active developer matches this value.");
+    let user = user.filter(|u| u.is_active).ok_or_else(no_developer)?;
+    if !store::users::roles(db, user.id)
+        .await?
+        .iter()
+        .any(|r| r == DEVELOPER_ROLE)
+    {
+        return Err(no_developer());
+    }
+    Ok((field, user))
 }
 
 /// Changes a member's role (room admins only; the last admin stays admin).
