@@ -229,6 +229,7 @@ impl Cluster {
         let url = self.nodes[node].url(path);
         let request = match method {
             "POST" => self.http.post(url),
+            "PATCH" => self.http.patch(url),
             "DELETE" => self.http.delete(url),
             _ => self.http.get(url),
         };
@@ -387,6 +388,110 @@ async fn collect_messages(socket: &mut Socket, expected: usize, who: &str) -> Ve
         ids.push(id);
     }
     ids
+}
+
+/// Reads frames until the one with change number `up_to`; asserts the
+/// changes after `after` arrive each once, with no number missing, in order.
+/// Returns the history-changing frames.
+async fn collect_changes(socket: &mut Socket, after: i64, up_to: i64, who: &str) -> Vec<Value> {
+    let mut changes: Vec<Value> = Vec::new();
+    let mut last = after;
+    while last < up_to {
+        let frame = next_json(socket).await;
+        assert!(frame["type"] != "resync_required", "{who} was told to resync");
+        let Some(change_seq) = frame["change_seq"].as_i64() else {
+            continue;
+        };
+        assert_eq!(change_seq, last + 1, "{who}: change {change_seq} after {last}: {frame}");
+        last = change_seq;
+        changes.push(frame);
+    }
+    changes
+}
+
+/// The room's change number now.
+async fn change_seq_of(cluster: &Cluster, user: &User, room: i64) -> i64 {
+    let (status, body) = cluster
+        .call(0, user, "GET", &format!("/api/chat/rooms/{room}/"), None)
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["change_seq"].as_i64().expect("a change number")
+}
+
+/// Posts, edits and reactions made on two nodes at once reach a socket on a
+/// third in the room's change order, every number once: the sequencer orders
+/// every kind of change, not only posts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_change_crosses_nodes_in_order() {
+    let Some(cluster) = Cluster::start(3, Backend::Postgres, None).await else {
+        return;
+    };
+    let users = cluster.users(&["ann", "bob", "cat"]).await;
+    let room = cluster.room(0, &users[0], &[&users[1], &users[2]]).await;
+    let target = cluster.post(0, &users[0], room, "react to me").await;
+    let start = change_seq_of(&cluster, &users[2], room).await;
+    let mut watcher = cluster.socket(2, &users[2], room, &format!("&since={start}")).await;
+
+    const ROUNDS: usize = 12;
+    let cluster = Arc::new(cluster);
+    let users = Arc::new(users);
+    let mut workers = Vec::new();
+    for (i, emoji) in ["👍", "🎉"].into_iter().enumerate() {
+        let (cluster, users) = (cluster.clone(), users.clone());
+        workers.push(tokio::spawn(async move {
+            let user = &users[i];
+            let reactions = format!("/api/chat/messages/{target}/reactions/");
+            for n in 0..ROUNDS {
+                let (status, body) = cluster
+                    .call(i, user, "POST", &reactions, Some(json!({ "emoji": emoji })))
+                    .await;
+                assert_eq!(status, 201, "{body}");
+                let own = cluster.post(i, user, room, &format!("{} {n}", user.name)).await;
+                let (status, body) = cluster
+                    .call(
+                        i,
+                        user,
+                        "PATCH",
+                        &format!("/api/chat/messages/{own}/"),
+                        Some(json!({"content": format!("{} {n}, edited", user.name)})),
+                    )
+                    .await;
+                assert_eq!(status, 200, "{body}");
+                let path = format!("{reactions}{}/", urlencoding(emoji));
+                let (status, body) = cluster.call(i, user, "DELETE", &path, None).await;
+                assert_eq!(status, 204, "{body}");
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let cat = &users[2];
+    let up_to = change_seq_of(&cluster, cat, room).await;
+    assert_eq!(up_to - start, (2 * ROUNDS * 4) as i64, "four changes a round per user");
+    let changes = collect_changes(&mut watcher, start, up_to, "cat on the third node").await;
+    let count = |kind: &str| changes.iter().filter(|f| f["type"] == kind).count();
+    assert_eq!(count("reaction_added"), 2 * ROUNDS);
+    assert_eq!(count("reaction_removed"), 2 * ROUNDS);
+    assert_eq!(count("chat_message"), 2 * ROUNDS);
+    assert_eq!(count("message_edited"), 2 * ROUNDS);
+    // Each edit comes after the post it edits.
+    for (position, frame) in changes.iter().enumerate() {
+        if frame["type"] == "message_edited" {
+            let id = &frame["message"]["id"];
+            assert!(
+                changes[..position]
+                    .iter()
+                    .any(|f| f["type"] == "chat_message" && &f["message"]["id"] == id),
+                "edit before its post: {frame}"
+            );
+        }
+    }
+}
+
+/// The percent-encoding of an emoji for a path segment.
+fn urlencoding(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
 }
 
 /// Clients spread over three nodes, senders on every node over sockets and
@@ -753,17 +858,49 @@ async fn a_redis_restart_loses_nothing_acknowledged() {
     for n in 0..6 {
         acknowledged.push(post(n % 2, format!("during {n}")).await);
     }
+    // An edit and a reaction too, on the node ann's socket is not on.
+    let first = acknowledged[0];
+    let (status, body) = cluster
+        .call(
+            1,
+            bob,
+            "PATCH",
+            &format!("/api/chat/messages/{first}/"),
+            Some(json!({"content": "before 0, edited"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = cluster
+        .call(
+            1,
+            bob,
+            "POST",
+            &format!("/api/chat/messages/{first}/reactions/"),
+            Some(json!({"emoji": "👀"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
     redis.start_again();
     let deadline = Instant::now() + WAIT;
     while cluster.readyz(0).await.0 != 200 || cluster.readyz(1).await.0 != 200 {
         assert!(Instant::now() < deadline, "the nodes never reconnected");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // What was posted meanwhile arrives without anything posted after it:
-    // the nodes catch up from the database once subscribed again.
+    // What was posted, edited and reacted meanwhile arrives without anything
+    // after it: the nodes catch up from the database once subscribed again.
+    let up_to = change_seq_of(&cluster, ann, room).await;
     let mut seen = Vec::new();
     for (who, socket) in [("ann", &mut ann_a), ("bob", &mut bob_b)] {
-        seen.push(collect_messages(socket, acknowledged.len(), who).await);
+        let changes = collect_changes(socket, up_to - acknowledged.len() as i64 - 2, up_to, who).await;
+        let kinds: Vec<&str> = changes
+            .iter()
+            .rev()
+            .take(2)
+            .map(|f| f["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["reaction_added", "message_edited"], "{who}");
+        let posted = changes.iter().filter(|f| f["type"] == "chat_message");
+        seen.push(posted.map(|f| f["message"]["id"].as_i64().unwrap()).collect::<Vec<_>>());
     }
     let mut later = Vec::new();
     for n in 0..5 {

@@ -6,13 +6,18 @@
 //! Messages are shown as they are now: an edit replays with the latest
 //! content, and a message deleted since is replayed with its content
 //! withheld (its `message_deleted` follows), so nothing deleted is served again.
+//!
+//! The same replay, in the broadcast's view, fills a node's gaps between
+//! nodes ([`missed`]).
 
 use std::collections::HashMap;
 
 use super::events::ServerEvent;
-use super::messages::present_in_room;
+use sea_orm::ConnectionTrait;
+
+use super::messages::{present, present_in_room};
 use super::policy;
-use super::rooms::facts;
+use super::rooms::{facts, RoomFacts};
 use super::types::{Message, UserRef};
 use crate::auth::CurrentUser;
 use crate::error::Result;
@@ -38,11 +43,45 @@ pub async fn since(store: &Store, user: &CurrentUser, room_id: i64, after: i64, 
     if (up_to - after) as u64 > max {
         return Ok(Replay::TooMany { up_to });
     }
-    if up_to == after {
-        return Ok(Replay::Changes {
-            events: Vec::new(),
-            up_to,
-        });
+    let view = View::Member {
+        user_id: user.id,
+        facts: &facts,
+    };
+    let events = between(db, room_id, view, after, up_to).await?;
+    Ok(Replay::Changes { events, up_to })
+}
+
+/// The changes of `room_id` numbered `after + 1 ..= up_to` as they were
+/// broadcast (nobody's read state), or [`Replay::TooMany`] when that is more
+/// than `max`. A node that saw a gap in a room's changes (a notice lost or
+/// overtaken between nodes) fills it from here: the database is the truth,
+/// the backplane only says where to look.
+pub async fn missed(store: &Store, room_id: i64, after: i64, up_to: i64, max: u64) -> Result<Replay> {
+    if up_to.saturating_sub(after) as u64 > max {
+        return Ok(Replay::TooMany { up_to });
+    }
+    let events = between(store.reader(), room_id, View::Broadcast, after, up_to).await?;
+    Ok(Replay::Changes { events, up_to })
+}
+
+/// Whose view replayed messages are presented in.
+enum View<'a> {
+    /// A member resuming: their read state and the room's read counts.
+    Member { user_id: i64, facts: &'a RoomFacts },
+    /// The broadcast as it went out: nobody's read state, no read counts.
+    Broadcast,
+}
+
+/// The frames of the changes numbered `after + 1 ..= up_to`, in order.
+async fn between<C: ConnectionTrait>(
+    db: &C,
+    room_id: i64,
+    view: View<'_>,
+    after: i64,
+    up_to: i64,
+) -> Result<Vec<ServerEvent>> {
+    if up_to <= after {
+        return Ok(Vec::new());
     }
     let posted = store::changes::posted_between(db, room_id, after, up_to).await?;
     let changes = store::changes::between(db, room_id, after, up_to).await?;
@@ -53,12 +92,12 @@ pub async fn since(store: &Store, user: &CurrentUser, room_id: i64, after: i64, 
         .filter(|id| !posted.iter().any(|m| m.id == *id))
         .collect();
     let edited = store::messages::find_many(db, edited_ids).await?;
-    let messages: HashMap<i64, Message> =
-        present_in_room(db, user.id, &facts, posted.into_iter().chain(edited).collect())
-            .await?
-            .into_iter()
-            .map(|m| (m.id, withheld_if_deleted(m)))
-            .collect();
+    let rows = posted.into_iter().chain(edited).collect();
+    let presented = match view {
+        View::Member { user_id, facts } => present_in_room(db, user_id, facts, rows).await?,
+        View::Broadcast => present(db, 0, rows, &HashMap::new(), &HashMap::new()).await?,
+    };
+    let messages: HashMap<i64, Message> = presented.into_iter().map(|m| (m.id, withheld_if_deleted(m))).collect();
 
     let reactor_ids: Vec<i64> = changes.iter().filter_map(|c| c.user_id).collect();
     let names: HashMap<i64, String> = store::users::names(db, reactor_ids).await?.into_iter().collect();
@@ -111,10 +150,7 @@ pub async fn since(store: &Store, user: &CurrentUser, room_id: i64, after: i64, 
     }
     let mut numbered: Vec<(i64, ServerEvent)> = by_seq.into_iter().collect();
     numbered.sort_by_key(|(seq, _)| *seq);
-    Ok(Replay::Changes {
-        events: numbered.into_iter().map(|(_, event)| event).collect(),
-        up_to,
-    })
+    Ok(numbered.into_iter().map(|(_, event)| event).collect())
 }
 
 /// A deleted message as a replay shows it: there, but empty.

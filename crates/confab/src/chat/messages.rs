@@ -92,7 +92,7 @@ pub async fn delete(store: &Store, publisher: &dyn Publisher, user: &CurrentUser
     let mut outbox = Outbox::new();
     outbox.to_room(
         room_id,
-        Some(facts.room.last_seq),
+        Some(change_seq),
         ServerEvent::MessageDeleted { message_id, change_seq },
     );
     publisher.publish(outbox);
@@ -135,7 +135,7 @@ pub async fn edit(
     };
     outbox.to_room(
         message.room,
-        Some(facts.room.last_seq),
+        Some(change_seq),
         ServerEvent::MessageEdited {
             message: Box::new(broadcast),
             change_seq,
@@ -234,43 +234,9 @@ pub async fn mark_read(
         message_id,
         user: user.as_ref(),
     };
-    outbox.to_room(message.room_id, Some(facts.room.last_seq), event);
+    outbox.to_room(message.room_id, Some(facts.room.change_seq), event);
     publisher.publish(outbox);
     present_one(store.reader(), user.id, message).await
-}
-
-/// What a node missed of a room's messages, as they were broadcast.
-pub enum Missed {
-    /// The live messages with sequence numbers in the range, oldest first,
-    /// each with its sequence number (deleted ones are left out).
-    Messages(Vec<(i64, Message)>),
-    /// More than the limit: the room's sockets are told to resync instead.
-    TooMany,
-}
-
-/// The messages of `room_id` numbered `after_seq + 1 ..= up_to_seq`, as the
-/// broadcast carried them (`is_read` false, `read_count` 0), or
-/// [`Missed::TooMany`] when that is more than `max`. A node that saw a gap in
-/// a room's sequence (a notice lost between nodes) fills it from here: the
-/// database is the truth, the backplane only says where to look.
-pub async fn missed(store: &Store, room_id: i64, after_seq: i64, up_to_seq: i64, max: u64) -> Result<Missed> {
-    if up_to_seq <= after_seq {
-        return Ok(Missed::Messages(Vec::new()));
-    }
-    if up_to_seq.saturating_sub(after_seq) as u64 > max {
-        return Ok(Missed::TooMany);
-    }
-    let db = store.reader();
-    let rows: Vec<messages::Model> =
-        store::messages::find_by_seq_ranges(db, &[(room_id, after_seq.saturating_add(1), up_to_seq)])
-            .await?
-            .into_iter()
-            .filter(|m| !m.is_deleted)
-            .collect();
-    let seqs: Vec<i64> = rows.iter().map(|m| m.seq).collect();
-    // Nobody's view: not read, no readers yet, as in the broadcast.
-    let presented = present(db, 0, rows, &HashMap::new(), &HashMap::new()).await?;
-    Ok(Missed::Messages(seqs.into_iter().zip(presented).collect()))
 }
 
 pub(crate) async fn present_one<C: ConnectionTrait>(

@@ -37,11 +37,12 @@ impl Audience {
 /// One thing to tell the sockets, in the order it was caused.
 #[derive(Clone, Debug)]
 pub enum Notice {
-    /// Deliver `event` to `audience`. `seq` is the room's message sequence
-    /// as of the commit that caused it (for a `chat_message`, the message's
-    /// own place in the room): a receiver that has not yet seen every message
-    /// up to `seq` knows it missed some. `None` for events that are not
-    /// committed (typing) or not about a room.
+    /// Deliver `event` to `audience`. `seq` is the room's change number
+    /// (`rooms.change_seq`) as of the commit that caused it; for a change of
+    /// the room's history (a post, delete, edit or reaction) its own number.
+    /// A receiver that has not yet seen every change up to `seq` knows it
+    /// missed some. `None` for events that are not committed (typing), not
+    /// about a room, or not ordered with its history (membership).
     Event {
         audience: Audience,
         seq: Option<i64>,

@@ -387,7 +387,7 @@ impl Poster {
                 ..message.clone()
             };
             let event = ServerEvent::chat_message(broadcast);
-            post.outbox.to_room(post.room_id, Some(insert.seq), event);
+            post.outbox.to_room(post.room_id, Some(insert.change_seq), event);
             notifications::announce(&mut post.outbox, sent);
             decided.push((insert.index, Outcome::Created(message)));
         }

@@ -79,7 +79,7 @@ pub async fn add(
     let mut outbox = Outbox::new();
     outbox.to_room(
         message.room_id,
-        Some(facts.room.last_seq),
+        Some(change_seq),
         ServerEvent::ReactionAdded {
             message_id,
             emoji: emoji.clone(),
@@ -115,7 +115,7 @@ pub async fn remove(
     let mut outbox = Outbox::new();
     outbox.to_room(
         message.room_id,
-        Some(facts.room.last_seq),
+        Some(change_seq),
         ServerEvent::ReactionRemoved {
             message_id,
             emoji: emoji.to_owned(),

@@ -16,10 +16,10 @@ pub struct Frame {
     /// For `chat_message` frames: the message id, so a resuming socket can
     /// drop what its replay already sent.
     pub message_id: Option<i64>,
-    /// For `chat_message` frames published after a commit: the message's
-    /// position in its room (1, 2, 3...). Not on the wire; it is what a node
-    /// receiving events from others (the Redis backplane) checks to detect a
-    /// gap and fill it from the store.
+    /// For frames published after a commit: the room's change number as of
+    /// that commit (a history change's own number). Not on the wire; it is
+    /// what a node receiving events from others (the Redis backplane) checks
+    /// to detect a gap and fill it from the store.
     pub seq: Option<i64>,
     /// For frames that change a room's history: the room's change number, so
     /// a socket resuming with `?since=` can drop what its replay already sent.
@@ -38,7 +38,7 @@ pub struct Frame {
 
 impl Frame {
     /// Encodes `event` once; the frame is then shared by reference count.
-    /// `seq` is the room's sequence number the event was committed at.
+    /// `seq` is the room's change number the event was committed at.
     pub fn encode(event: &ServerEvent, room: Option<i64>, seq: Option<i64>) -> Frame {
         let text = serde_json::to_string(event).expect("events always serialize");
         let message_id = match event {

@@ -183,7 +183,7 @@ pub async fn page_visible<C: ConnectionTrait>(
     Ok((total, page))
 }
 
-/// Where each of `ids` stands: `(room id, last_seq, is_active)`. Rooms that
+/// Where each of `ids` stands: `(room id, change_seq, is_active)`. Rooms that
 /// do not exist are absent.
 pub async fn sequence_points<C: ConnectionTrait>(db: &C, ids: Vec<i64>) -> Result<Vec<(i64, i64, bool)>, DbErr> {
     if ids.is_empty() {
@@ -192,7 +192,7 @@ pub async fn sequence_points<C: ConnectionTrait>(db: &C, ids: Vec<i64>) -> Resul
     rooms::Entity::find()
         .select_only()
         .column(rooms::Column::Id)
-        .column(rooms::Column::LastSeq)
+        .column(rooms::Column::ChangeSeq)
         .column(rooms::Column::IsActive)
         .filter(rooms::Column::Id.is_in(ids))
         .into_tuple()

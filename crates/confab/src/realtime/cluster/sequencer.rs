@@ -1,19 +1,22 @@
 //! Applies the notices of one partition to this node's hub, in order, with no
 //! gap and no duplicate per room.
 //!
-//! Every room event after a commit carries the room's message sequence
-//! number (see [`crate::chat::outbox::Notice`]). Per room with sockets here,
-//! the sequencer remembers the last sequence number it delivered:
-//! - a `chat_message` at or below it is a duplicate or arrived late, after
-//!   its gap was filled from the database: dropped;
+//! Every room event after a commit carries the room's change number as of
+//! that commit (see [`crate::chat::outbox::Notice`]); a change of the room's
+//! history (post, delete, edit, reaction) carries its own. Per room with
+//! sockets here, the sequencer remembers the last change number it delivered:
+//! - a change at or below it is a duplicate or arrived late, after its gap
+//!   was filled from the database: dropped;
 //! - one further ahead than the next number means notices were lost (or
-//!   another node's commit overtook them): the missed messages are read from
+//!   another node's commit overtook them): the missed changes are read from
 //!   the database and delivered first;
 //! - any other event at a number not yet delivered first waits for the
-//!   messages up to it in the same way.
+//!   changes up to it in the same way.
 //!
-//! A lost notice that nothing follows is caught by the audit: every
-//! heartbeat, the room's sequence in the database is compared with what was
+//! So every socket here sees a room's changes in `change_seq` order, whichever
+//! nodes made them. A lost notice that nothing follows is caught by the
+//! audit: every heartbeat, the room's change number in the database is
+//! compared with what was
 //! delivered, and what was committed at least one heartbeat ago and still
 //! not delivered is filled. After the Redis connection drops, or a queue
 //! overflows, every room of the partition is caught up at once.
@@ -28,8 +31,8 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::wire::Delivery;
+use crate::chat::changes::{self, Replay};
 use crate::chat::events::ServerEvent;
-use crate::chat::messages::{self, Missed};
 use crate::chat::outbox::Audience;
 use crate::realtime::frame::Frame;
 use crate::realtime::hub::Hub;
@@ -86,11 +89,11 @@ impl Partition {
     }
 }
 
-/// Per room: how far its messages have been delivered here.
+/// Per room: how far its changes have been delivered here.
 #[derive(Clone, Copy, Debug)]
 struct Track {
     delivered: i64,
-    /// The room's sequence in the database at the previous audit.
+    /// The room's change number in the database at the previous audit.
     audited: i64,
 }
 
@@ -99,7 +102,7 @@ pub struct Sequencer {
     store: Store,
     partition: Arc<Partition>,
     tracks: HashMap<i64, Track>,
-    /// Most messages filled at once; beyond, the room's sockets get `resync_required`.
+    /// Most changes filled at once; beyond, the room's sockets get `resync_required`.
     max_fill: u64,
 }
 
@@ -160,7 +163,7 @@ impl Sequencer {
             self.tracks.remove(&room);
             return;
         }
-        let is_message = frame.message_id.is_some();
+        let is_change = frame.change_seq.is_some();
         let Some(track) = self.tracks.get(&room).copied() else {
             // Listened to, but its baseline is still on its way: deliver
             // and count from here (the socket's replay covers what came before).
@@ -173,18 +176,18 @@ impl Sequencer {
             );
             return self.hub.deliver(audience, &frame);
         };
-        if is_message && seq <= track.delivered {
+        if is_change && seq <= track.delivered {
             metrics::counter!("backplane_duplicates_total").increment(1);
             return;
         }
-        // A message needs everything before it; another event everything up to it.
-        let needed = if is_message { seq - 1 } else { seq };
+        // A change needs every change before it; another event every change up to it.
+        let needed = if is_change { seq - 1 } else { seq };
         if needed > track.delivered {
             metrics::counter!("backplane_gaps_total", "found_by" => "sequence").increment(1);
             self.fill(room, track.delivered, needed).await;
         }
         self.hub.deliver(audience, &frame);
-        if is_message {
+        if is_change {
             self.set_delivered(room, seq);
         }
     }
@@ -195,18 +198,18 @@ impl Sequencer {
         }
     }
 
-    /// Delivers the room's messages `after + 1 ..= up_to` from the database,
+    /// Delivers the room's changes `after + 1 ..= up_to` from the database,
     /// or `resync_required` when there are too many (or the database did not answer).
     async fn fill(&mut self, room: i64, after: i64, up_to: i64) {
-        match messages::missed(&self.store, room, after, up_to, self.max_fill).await {
-            Ok(Missed::Messages(missed)) => {
-                metrics::counter!("backplane_gap_messages_total").increment(missed.len() as u64);
-                for (seq, message) in missed {
-                    let event = ServerEvent::chat_message(message);
-                    self.hub.publish(room, &Frame::encode(&event, Some(room), Some(seq)));
+        match changes::missed(&self.store, room, after, up_to, self.max_fill).await {
+            Ok(Replay::Changes { events, .. }) => {
+                metrics::counter!("backplane_gap_changes_total").increment(events.len() as u64);
+                for event in events {
+                    let seq = event.change_seq();
+                    self.hub.publish(room, &Frame::encode(&event, Some(room), seq));
                 }
             }
-            Ok(Missed::TooMany) => self.resync(room),
+            Ok(Replay::TooMany { .. }) => self.resync(room),
             Err(error) => {
                 tracing::warn!(room, %error, "could not fill a gap from the database; the room's sockets resync");
                 self.resync(room);

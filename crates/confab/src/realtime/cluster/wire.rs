@@ -74,6 +74,10 @@ pub struct Envelope {
 pub enum Body {
     Event {
         audience: Audience,
+        /// The room's change number as of the commit. Named apart from the
+        /// message number that nodes before change numbers sent as `seq`, so
+        /// neither side mistakes the other's for its own.
+        #[serde(rename = "at_change", default)]
         seq: Option<i64>,
         kind: String,
         message_id: Option<i64>,
