@@ -114,6 +114,11 @@ pub struct SearchParams {
     /// [default: closed loop].
     #[arg(long)]
     pub rate: Option<f64>,
+    /// A shell command run once seeding is done, before searching: say
+    /// `psql -c ANALYZE`, as PostgreSQL's autovacuum would within a minute of
+    /// a bulk load (its time is not counted as seeding).
+    #[arg(long)]
+    pub after_seed_cmd: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -215,6 +220,11 @@ pub async fn run(bench: &Bench, params: &SearchParams) -> anyhow::Result<SearchR
         .try_collect::<Vec<()>>()
         .await?;
     let seconds_to_seed = started.elapsed().as_secs_f64();
+    if let Some(command) = &params.after_seed_cmd {
+        eprintln!("after seeding: {command}");
+        let status = tokio::process::Command::new("sh").arg("-c").arg(command).status().await?;
+        anyhow::ensure!(status.success(), "--after-seed-cmd exited with {status}");
+    }
 
     let workers = (0..params.concurrency)
         .map(|c| Searcher {
