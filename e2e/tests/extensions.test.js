@@ -1,6 +1,7 @@
-// Direct messages, edits, reactions and search in the web client: alice on
-// a desktop-sized window, bob on a phone-sized one, each seeing the other's
-// actions live.
+// Direct messages, edits, reactions, search and change resume in the web
+// client: two people, each seeing the other's actions live, run twice with
+// the window sizes swapped (alice on a desktop and bob on a phone, then the
+// other way round).
 
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
@@ -22,7 +23,18 @@ import {
 
 const PASSWORD = "correct horse battery";
 
-describe("direct messages, edits, reactions and search", () => {
+/** On a phone the room list and the room take turns: back to the list. */
+async function showRoomList(page) {
+  const back = page.getByRole("button", { name: "Back to rooms" });
+  if (await back.isVisible()) await back.click();
+}
+
+for (const [aliceSize, bobSize] of [
+  [DESKTOP, PHONE],
+  [PHONE, DESKTOP],
+]) {
+  const sizes = `alice at ${aliceSize.width}px, bob at ${bobSize.width}px`;
+describe(`direct messages, edits, reactions, search and resume (${sizes})`, () => {
   let server;
   let browser;
   let alice;
@@ -33,8 +45,8 @@ describe("direct messages, edits, reactions and search", () => {
     server.createUser("alice", PASSWORD);
     server.createUser("bob", PASSWORD);
     browser = await launchBrowser();
-    alice = await openPage(browser, server.url, DESKTOP);
-    bob = await openPage(browser, server.url, PHONE);
+    alice = await openPage(browser, server.url, aliceSize);
+    bob = await openPage(browser, server.url, bobSize);
     await login(alice, "alice", PASSWORD);
     await login(bob, "bob", PASSWORD);
     await alice.getByRole("navigation", { name: "Rooms" }).waitFor();
@@ -83,7 +95,7 @@ describe("direct messages, edits, reactions and search", () => {
     assert.equal(await messageItem(alice, "something else").count(), 0);
   });
 
-  it("reacts from a phone and toggles a reaction by its count", async () => {
+  it("reacts with the picker and toggles a reaction by its count", async () => {
     const mine = messageItem(bob, "the plan is ready");
     await mine.getByRole("button", { name: /^React to alice/ }).click();
     await mine.getByRole("group", { name: "Pick a reaction" }).getByRole("button", { name: "React with 👍" }).click();
@@ -95,7 +107,7 @@ describe("direct messages, edits, reactions and search", () => {
     await both.waitFor();
     assert.equal(await both.getAttribute("aria-pressed"), "true", "bob's own reaction shows pressed");
     const box = await both.boundingBox();
-    assert.ok(box.height >= 24, `the chip is ${box.height}px high on a phone`);
+    if (bobSize === PHONE) assert.ok(box.height >= 24, `the chip is ${box.height}px high on a phone`);
     // Clicking one's own reaction takes it back.
     await both.click();
     await messageItem(alice, "the plan is ready").getByRole("button", { name: /^👍 1/ }).waitFor();
@@ -118,6 +130,34 @@ describe("direct messages, edits, reactions and search", () => {
     await eventually(async () =>
       assert.match(await alice.evaluate(() => document.activeElement.closest("li")?.textContent ?? ""), /数据库迁移/),
     );
+    await showRoomList(alice);
     await roomEntry(alice, "Backlog").waitFor();
   });
+
+  it("catches up on the edits and reactions it missed while cut off (?since=)", async () => {
+    // bob's page keeps its socket from reconnecting while alice changes things.
+    let cutOff = true;
+    const attempts = [];
+    await bob.routeWebSocket(/\/ws\/chat\//, (socket) => {
+      attempts.push(socket.url());
+      if (cutOff) socket.close();
+      else socket.connectToServer();
+    });
+    await server.restart();
+    const [direct] = (await server.api("alice", PASSWORD, "GET", "/api/chat/rooms/?is_direct=true")).results;
+    const history = await server.api("alice", PASSWORD, "GET", `/api/chat/rooms/${direct.id}/messages/`);
+    const plan = history.results.find((m) => m.content === "the plan is ready");
+    await server.api("alice", PASSWORD, "PATCH", `/api/chat/messages/${plan.id}/`, { content: "the plan is final" });
+    await server.api("alice", PASSWORD, "POST", `/api/chat/messages/${plan.id}/reactions/`, { emoji: "🎉" });
+    await eventually(() => assert.ok(attempts.length > 0, "bob tried to reconnect"));
+    cutOff = false;
+    const message = messageItem(bob, "the plan is final");
+    await message.getByText("(edited)").waitFor({ timeout: 20_000 });
+    await message.getByRole("button", { name: /^🎉 1/ }).waitFor();
+    assert.equal(await messageItem(bob, "the plan is ready").count(), 0);
+    // It resumed the conversation from its change number, not from a message id.
+    const since = new URL(attempts.at(-1)).searchParams.get("since") ?? "";
+    assert.ok(since.split(",").some((point) => point.startsWith(`${direct.id}:`)), attempts.at(-1));
+  });
 });
+}

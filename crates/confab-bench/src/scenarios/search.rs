@@ -222,7 +222,11 @@ pub async fn run(bench: &Bench, params: &SearchParams) -> anyhow::Result<SearchR
     let seconds_to_seed = started.elapsed().as_secs_f64();
     if let Some(command) = &params.after_seed_cmd {
         eprintln!("after seeding: {command}");
-        let status = tokio::process::Command::new("sh").arg("-c").arg(command).status().await?;
+        let status = tokio::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .status()
+            .await?;
         anyhow::ensure!(status.success(), "--after-seed-cmd exited with {status}");
     }
 

@@ -3,6 +3,7 @@
 //! so `/api/schema/` is generated from the code it describes.
 
 pub mod auth;
+mod frames;
 pub mod guard;
 pub mod input;
 pub mod members;
@@ -60,6 +61,7 @@ pub enum BadRequestBody {
         notifications::list, notifications::read, notifications::read_all,
         service::healthz, service::readyz, service::metrics, service::schema,
     ),
+    components(schemas(crate::chat::events::ServerEvent, frames::ClientFrame)),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "SimpleJWT-compatible tokens"),
@@ -69,6 +71,7 @@ pub enum BadRequestBody {
         (name = "messages", description = "Messages, history and read state"),
         (name = "notifications", description = "Notifications"),
         (name = "service", description = "Operations"),
+        (name = "sockets", description = "WebSockets at /ws/chat/{room_id}/ (one room) and /ws/chat/ (every room of the user), with ?token=<access token> and, to resume, ?since= or ?after=. OpenAPI cannot describe them as paths: their frames are the schemas ServerEvent (server to client) and ClientFrame (client to server); docs/api.md has the rest."),
     )
 )]
 pub struct ApiDoc;

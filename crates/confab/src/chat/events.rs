@@ -3,11 +3,13 @@
 //! the real-time layer encodes each once per fan-out.
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::types::{Message, Notification, Room, UserRef};
 
-/// A server -> client frame of the wire contract.
-#[derive(Clone, Debug, Serialize)]
+/// A server -> client frame of the wire contract. On a user socket every
+/// frame about a room also carries `"room": <id>`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerEvent {
     ConnectionEstablished {

@@ -452,14 +452,17 @@ impl Poster {
             .into_iter()
             .map(|m| ((m.room_id, m.seq), m))
             .collect();
-        inserts
+        let stored: Vec<messages::Model> = inserts
             .iter()
             .map(|insert| {
                 stored
                     .remove(&(posts[insert.index].room_id, insert.seq))
                     .ok_or_else(|| DbErr::RecordNotFound("a message just inserted".into()))
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        let searchable: Vec<(i64, &str)> = stored.iter().map(|m| (m.id, m.content.as_str())).collect();
+        store::search::index(txn, &searchable).await?;
+        Ok(stored)
     }
 
     /// The answer to one post, once its batch is over.

@@ -74,7 +74,9 @@ pub async fn set_content<C: ConnectionTrait>(
     let mut active: messages::ActiveModel = message.into();
     active.content = Set(content.to_owned());
     active.edited_at = Set(Some(super::now()));
-    active.update(db).await
+    let edited = active.update(db).await?;
+    super::search::index(db, &[(edited.id, &edited.content)]).await?;
+    Ok(edited)
 }
 
 /// Inserts many messages in one statement. Their ids are read back with
@@ -130,7 +132,7 @@ pub async fn mark_deleted<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbE
         .filter(messages::Column::Id.eq(id))
         .exec(db)
         .await?;
-    Ok(())
+    super::search::unindex(db, id).await
 }
 
 /// Where a history page starts.

@@ -90,12 +90,35 @@ async fn openapi_describes_every_endpoint() {
         "/api/chat/rooms/{id}/leave/",
         "/api/chat/rooms/{id}/members/",
         "/api/chat/rooms/{id}/members/{user_id}/",
+        "/api/chat/direct/",
+        "/api/chat/messages/{id}/",
+        "/api/chat/messages/{id}/reactions/",
+        "/api/chat/messages/{id}/reactions/{emoji}/",
+        "/api/chat/search/",
         "/healthz",
         "/readyz",
         "/metrics",
         "/api/schema/",
     ] {
         assert!(paths.contains_key(expected), "missing {expected}");
+    }
+    // The socket frames, as schemas (OpenAPI has no paths for sockets).
+    let schemas = &doc["components"]["schemas"];
+    let server_frames = schemas["ServerEvent"].to_string();
+    for kind in [
+        "chat_message",
+        "message_edited",
+        "message_deleted",
+        "reaction_added",
+        "reaction_removed",
+        "resync_required",
+    ] {
+        assert!(server_frames.contains(kind), "ServerEvent lacks {kind}");
+    }
+    assert!(server_frames.contains("change_seq"), "{server_frames}");
+    let client_frames = schemas["ClientFrame"].to_string();
+    for kind in ["chat_message", "typing", "mark_read", "ping"] {
+        assert!(client_frames.contains(kind), "ClientFrame lacks {kind}");
     }
     let create = &paths["/api/chat/rooms/"]["post"];
     assert!(create["requestBody"].is_object());

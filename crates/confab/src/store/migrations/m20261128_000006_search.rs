@@ -6,8 +6,8 @@
 //!   post, the edit or the delete that changes it;
 //! - PostgreSQL: a trigram GIN index (`pg_trgm`) on `lower(content)`, which
 //!   serves `LIKE '%term%'`;
-//! - MySQL/MariaDB: no index (MariaDB has no n-gram parser for FULLTEXT);
-//!   the search scans the caller's rooms.
+//! - MySQL/MariaDB: nothing here (MariaDB has no n-gram parser for
+//!   FULLTEXT); `m20261128_000007_mysql_trigrams` indexes trigrams instead.
 
 use sea_orm_migration::prelude::*;
 

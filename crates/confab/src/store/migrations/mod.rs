@@ -12,6 +12,7 @@ mod m20261127_000003_revocation;
 mod m20261128_000004_direct;
 mod m20261128_000005_history_changes;
 mod m20261128_000006_search;
+mod m20261128_000007_mysql_trigrams;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_direct::Migration),
             Box::new(m20261128_000005_history_changes::Migration),
             Box::new(m20261128_000006_search::Migration),
+            Box::new(m20261128_000007_mysql_trigrams::Migration),
         ]
     }
 }
