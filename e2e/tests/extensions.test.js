@@ -39,6 +39,8 @@ describe(`direct messages, edits, reactions, search and resume (${sizes})`, () =
   let browser;
   let alice;
   let bob;
+  let bobCutOff = false;
+  const bobSocketUrls = [];
 
   before(async () => {
     server = await new ConfabServer().start();
@@ -47,6 +49,14 @@ describe(`direct messages, edits, reactions, search and resume (${sizes})`, () =
     browser = await launchBrowser();
     alice = await openPage(browser, server.url, aliceSize);
     bob = await openPage(browser, server.url, bobSize);
+    // bob's sockets pass through a route the resume test can cut. Playwright
+    // routes sockets from a script it adds to the page: installed, then reloaded.
+    await bob.routeWebSocket(/\/ws\/chat\//, (socket) => {
+      bobSocketUrls.push(socket.url());
+      if (bobCutOff) socket.close();
+      else socket.connectToServer();
+    });
+    await bob.reload();
     await login(alice, "alice", PASSWORD);
     await login(bob, "bob", PASSWORD);
     await alice.getByRole("navigation", { name: "Rooms" }).waitFor();
@@ -97,7 +107,7 @@ describe(`direct messages, edits, reactions, search and resume (${sizes})`, () =
 
   it("reacts with the picker and toggles a reaction by its count", async () => {
     const mine = messageItem(bob, "the plan is ready");
-    await mine.getByRole("button", { name: /^React to alice/ }).click();
+    await (await messageAction(bob, "the plan is ready", /^React to alice/)).click();
     await mine.getByRole("group", { name: "Pick a reaction" }).getByRole("button", { name: "React with 👍" }).click();
     const chip = messageItem(alice, "the plan is ready").getByRole("button", { name: /^👍 1/ });
     await chip.waitFor();
@@ -135,29 +145,25 @@ describe(`direct messages, edits, reactions, search and resume (${sizes})`, () =
   });
 
   it("catches up on the edits and reactions it missed while cut off (?since=)", async () => {
-    // bob's page keeps its socket from reconnecting while alice changes things.
-    let cutOff = true;
-    const attempts = [];
-    await bob.routeWebSocket(/\/ws\/chat\//, (socket) => {
-      attempts.push(socket.url());
-      if (cutOff) socket.close();
-      else socket.connectToServer();
-    });
+    // bob's page is kept from reconnecting while alice changes things.
+    bobCutOff = true;
+    const before = bobSocketUrls.length;
     await server.restart();
     const [direct] = (await server.api("alice", PASSWORD, "GET", "/api/chat/rooms/?is_direct=true")).results;
     const history = await server.api("alice", PASSWORD, "GET", `/api/chat/rooms/${direct.id}/messages/`);
     const plan = history.results.find((m) => m.content === "the plan is ready");
     await server.api("alice", PASSWORD, "PATCH", `/api/chat/messages/${plan.id}/`, { content: "the plan is final" });
     await server.api("alice", PASSWORD, "POST", `/api/chat/messages/${plan.id}/reactions/`, { emoji: "🎉" });
-    await eventually(() => assert.ok(attempts.length > 0, "bob tried to reconnect"));
-    cutOff = false;
+    await eventually(() => assert.ok(bobSocketUrls.length > before, "bob tried to reconnect"));
+    bobCutOff = false;
     const message = messageItem(bob, "the plan is final");
     await message.getByText("(edited)").waitFor({ timeout: 20_000 });
     await message.getByRole("button", { name: /^🎉 1/ }).waitFor();
     assert.equal(await messageItem(bob, "the plan is ready").count(), 0);
     // It resumed the conversation from its change number, not from a message id.
-    const since = new URL(attempts.at(-1)).searchParams.get("since") ?? "";
-    assert.ok(since.split(",").some((point) => point.startsWith(`${direct.id}:`)), attempts.at(-1));
+    const resumed = bobSocketUrls.at(-1);
+    const since = new URL(resumed).searchParams.get("since") ?? "";
+    assert.ok(since.split(",").some((point) => point.startsWith(`${direct.id}:`)), resumed);
   });
 });
 }
