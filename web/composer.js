@@ -1,11 +1,13 @@
 // The message composer of the open room: its draft (kept per room across
 // switches and reloads), keys (Enter sends, Shift+Enter adds a line; on a
 // touch screen Enter adds a line and the button sends), the reply banner,
-// typing signals and @mention suggestions drawn from the room's members.
+// typing signals, @mention suggestions drawn from the room's members, and
+// files: attached by the button, by pasting, or by dropping them on the room
+// (see room.js), each uploaded at once with its progress shown.
 
 import { html, useEffect, useRef, useState } from "./html.js";
-import { changed, me, saveDraft, send, startEditing, state } from "./store.js";
-import { mentionedNames } from "./format.js";
+import { changed, me, removeUpload, saveDraft, send, startEditing, state, uploadFiles, uploadsOf } from "./store.js";
+import { formatSize, mentionedNames } from "./format.js";
 
 const MAX_LENGTH = 5000;
 const TYPING_REPEAT_MS = 3000;
@@ -103,10 +105,18 @@ export function Composer({ room }) {
     });
   };
 
+  const uploads = uploadsOf(room.id);
+  const uploading = uploads.some((u) => !u.file && !u.error);
+  const ready = uploads.filter((u) => u.file);
+
   const submit = (event) => {
     event?.preventDefault();
     const content = text.trim();
-    if (!content) return;
+    if (uploading) {
+      setError("Wait for the files to finish uploading, or remove them.");
+      return;
+    }
+    if (!content && ready.length === 0) return;
     if (content.length > MAX_LENGTH) {
       setError(`Messages are limited to ${MAX_LENGTH} characters (this one has ${content.length}).`);
       return;
@@ -167,6 +177,15 @@ export function Composer({ room }) {
     }
   };
 
+  const pickFiles = useRef(null);
+  const onPaste = (event) => {
+    const files = [...(event.clipboardData?.files ?? [])];
+    if (files.length) {
+      event.preventDefault();
+      uploadFiles(room.id, files);
+    }
+  };
+
   const snippet = reply ? (reply.content.length > 120 ? `${reply.content.slice(0, 120)}…` : reply.content) : "";
   const open = suggestions.length > 0;
   return html`<form id="composer" class="composer" onSubmit=${submit}>
@@ -198,10 +217,42 @@ export function Composer({ room }) {
         value=${text}
         onInput=${onInput}
         onKeyDown=${onKeyDown}
+        onPaste=${onPaste}
         onBlur=${closeSuggestionsUnlessFocused}
       ></textarea>
+      <input
+        ref=${pickFiles}
+        type="file"
+        multiple
+        hidden
+        onChange=${(event) => {
+          uploadFiles(room.id, [...event.currentTarget.files]);
+          event.currentTarget.value = "";
+        }}
+      />
+      <button type="button" class="ghost attach" aria-label="Attach files" title="Attach files" onClick=${() => pickFiles.current.click()}>
+        📎
+      </button>
       <button type="submit" class="primary">Send</button>
     </div>
+    ${uploads.length
+      ? html`<ul class="uploads" aria-label="Files to send">
+          ${uploads.map(
+            (upload) => html`<li key=${upload.key} class=${upload.error ? "upload failed" : "upload"}>
+              <span class="upload-name" dir="auto">${upload.name}</span>
+              <span class="upload-size">${formatSize(upload.size)}</span>
+              ${upload.error
+                ? html`<span class="error" role="alert">${upload.error}</span>`
+                : upload.file
+                  ? html`<span class="upload-done">Ready</span>`
+                  : html`<progress max=${upload.size || 1} value=${upload.sent} aria-label=${`Uploading ${upload.name}`}></progress>`}
+              <button type="button" class="ghost tiny" aria-label=${`Remove ${upload.name}`} onClick=${() => removeUpload(room.id, upload.key)}>
+                ✕
+              </button>
+            </li>`,
+          )}
+        </ul>`
+      : null}
     <p class="visually-hidden" role="status">
       ${open ? `${suggestions.length} member${suggestions.length === 1 ? "" : "s"} match; up and down to choose, Enter to insert.` : ""}
     </p>

@@ -393,9 +393,64 @@ export class ConfabClient extends Emitter {
    * "send_failed" `{roomId, clientId, content, error}`, which is how a UI
    * hears about sends resumed after a reload.
    */
-  send(roomId, content, { replyTo = null, clientId = newClientId() } = {}) {
-    const fields = { content, client_id: clientId, ...(replyTo ? { reply_to: replyTo } : {}) };
+  send(roomId, content, { replyTo = null, clientId = newClientId(), attachments = [] } = {}) {
+    const fields = {
+      content,
+      client_id: clientId,
+      ...(replyTo ? { reply_to: replyTo } : {}),
+      ...(attachments.length ? { attachments } : {}),
+    };
     return this.#enqueue({ roomId, fields });
+  }
+
+  // ---- files -----------------------------------------------------------------
+
+  /**
+   * Uploads a file (a File or Blob) to a room and resolves with its file
+   * object; pass its `id` in `send(..., {attachments: [id]})`. `onProgress(sent,
+   * total)` follows the upload (XMLHttpRequest: fetch reports no upload
+   * progress). `signal` aborts it. An ApiError rejects a refused file (413 too
+   * large or over quota, 400 an image too large to thumbnail).
+   */
+  async uploadFile(roomId, file, { onProgress, signal } = {}) {
+    const attempt = async () => {
+      const token = await this.accessToken();
+      return new Promise((resolve, reject) => {
+        const xhr = new XMLHttpRequest();
+        xhr.open("POST", `${this.baseUrl}/api/chat/rooms/${roomId}/files/`);
+        xhr.setRequestHeader("Authorization", `Bearer ${token}`);
+        xhr.setRequestHeader("Accept", "application/json");
+        xhr.upload.onprogress = (event) => onProgress?.(event.loaded, event.lengthComputable ? event.total : file.size);
+        xhr.onload = () => {
+          let data = null;
+          try {
+            data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+          } catch {
+            data = { detail: xhr.responseText };
+          }
+          if (xhr.status >= 200 && xhr.status < 300) resolve(data);
+          else reject(new ApiError(xhr.status, data));
+        };
+        xhr.onerror = () => reject(new NetworkError(new Error("the upload did not reach the server")));
+        xhr.onabort = () => reject(new NetworkError(new Error("the upload was cancelled")));
+        signal?.addEventListener("abort", () => xhr.abort(), { once: true });
+        const form = new FormData();
+        form.append("file", file, file.name || "pasted-file");
+        xhr.send(form);
+      });
+    };
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status !== 401 || !this.refresh) throw error;
+      await this.#refreshAccess();
+      return attempt();
+    }
+  }
+
+  /** A file link of a file object (root-relative) as an absolute URL of this server. */
+  fileUrl(path) {
+    return new URL(path, this.baseUrl || globalThis.location.href).href;
   }
 
   /**
@@ -435,13 +490,14 @@ export class ConfabClient extends Emitter {
     else this.storage.setItem(OUTBOX_KEY, JSON.stringify({ user: this.user.id, entries }));
   }
 
-  /** Messages sent but not yet stored: `[{roomId, clientId, content, replyTo}]`. */
+  /** Messages sent but not yet stored: `[{roomId, clientId, content, replyTo, attachments}]`. */
   pending() {
     return [...this.#outbox.values()].map(({ roomId, fields }) => ({
       roomId,
       clientId: fields.client_id,
       content: fields.content,
       replyTo: fields.reply_to ?? null,
+      attachments: fields.attachments ?? [],
     }));
   }
 

@@ -71,3 +71,10 @@ export function dayLabel(iso) {
 
 /** The local calendar day of a timestamp, for grouping. */
 export const dayKey = (iso) => new Date(iso).toDateString();
+
+/** A byte count as people read it: 512 B, 14 KB, 3.2 MB. */
+export function formatSize(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}

@@ -8,6 +8,7 @@
 // reaches its actions, which are named after the message they act on.
 
 import { html, useEffect, useLayoutEffect, useMemo, useRef, useState } from "./html.js";
+import { formatSize } from "./format.js";
 import {
   canModerate,
   changed,
@@ -318,7 +319,10 @@ function MessageItem({ message, room, continued, tabbable, seenBy, observer, onG
         : null}
       ${editing
         ? html`<${EditForm} message=${message} />`
-        : html`<div class="content" dir="auto">${content}</div>`}
+        : message.content
+          ? html`<div class="content" dir="auto">${content}</div>`
+          : null}
+      ${message.attachments?.length ? html`<${Attachments} files=${message.attachments} tab=${tab} />` : null}
       ${picking
         ? html`<div class="emoji-picker" role="group" aria-label="Pick a reaction">
             ${QUICK_EMOJI.map(
@@ -353,6 +357,24 @@ function MessageItem({ message, room, continued, tabbable, seenBy, observer, onG
       ${seenBy ? html`<p class="seen">${seenBy}</p>` : null}
     </article>
   </li>`;
+}
+
+/** A message's files: images as thumbnails opening full size, the rest as named links. */
+function Attachments({ files, tab }) {
+  return html`<ul class="attachments" aria-label="Files">
+    ${files.map((file) => {
+      const href = client.fileUrl(file.url);
+      return html`<li key=${file.id}>
+        ${file.thumbnail_url
+          ? html`<a class="attachment-image" href=${href} target="_blank" rel="noopener" tabindex=${tab} aria-label=${`${file.name}, image, opens full size`}>
+              <img src=${client.fileUrl(file.thumbnail_url)} alt=${file.name} loading="lazy" />
+            </a>`
+          : html`<a class="attachment-file" href=${href} download=${file.name} tabindex=${tab}>
+              <span dir="auto">${file.name}</span> <span class="upload-size">(${formatSize(file.size)})</span>
+            </a>`}
+      </li>`;
+    })}
+  </ul>`;
 }
 
 function PendingItem({ pending }) {

@@ -1,5 +1,6 @@
 // The open room: its header (name, description, join, members, settings,
-// leave, delete), the message list, who is typing and the composer.
+// leave, delete), the message list, who is typing and the composer (which
+// also takes files dropped on the room).
 
 import { html, useState } from "./html.js";
 import {
@@ -14,6 +15,7 @@ import {
   state,
   togglePanel,
   updateRoom,
+  uploadFiles,
 } from "./store.js";
 import { roomTypeLabel } from "./rooms.js";
 import { MessageList } from "./messages.js";
@@ -27,7 +29,17 @@ export function RoomView() {
       <div class="placeholder"><p>${state.placeholder}</p></div>
     </main>`;
   }
-  return html`<main class="room-view" aria-label=${`Room ${roomTitle(room)}`}>
+  // Files dropped anywhere on a room one may post in are attached to the next message.
+  const carriesFiles = (event) => room.is_member && [...(event.dataTransfer?.types ?? [])].includes("Files");
+  const onDragOver = (event) => {
+    if (carriesFiles(event)) event.preventDefault();
+  };
+  const onDrop = (event) => {
+    if (!carriesFiles(event)) return;
+    event.preventDefault();
+    uploadFiles(room.id, [...event.dataTransfer.files]);
+  };
+  return html`<main class="room-view" aria-label=${`Room ${roomTitle(room)}`} onDragOver=${onDragOver} onDrop=${onDrop}>
     <div class="room-content">
       <${RoomHead} room=${room} />
       <${MessageList} key=${room.id} room=${room} />

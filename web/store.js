@@ -28,6 +28,7 @@ export const state = {
   connection: "connecting", // the user socket: "connecting" | "open" | "offline"
   failed: [], // sends the server refused: {roomId, clientId, content, reason}
   drafts: loadDrafts(), // roomId -> unsent text
+  uploads: new Map(), // roomId -> files being attached in its composer (see uploadFiles)
   reply: null, // the reply being written: {roomId, message}
   confirmation: null, // the open confirmation dialog: {title, body, action, run, resolve}
   editing: null, // the id of the message being edited in place
@@ -79,6 +80,7 @@ export async function boot() {
     state.editing = null;
     state.search = null;
     state.drafts = new Map();
+    state.uploads = new Map();
     state.panel = null;
     localStorage.removeItem(DRAFTS_KEY);
     state.screen = "login";
@@ -508,10 +510,60 @@ function sendReadPointer(roomId) {
 
 // ---- sending ------------------------------------------------------------------
 
-/** Sends a message; it shows as pending (from the client's outbox) until stored. */
+/** Sends a message with the room's finished uploads; it shows as pending
+ * (from the client's outbox) until stored. */
 export function send(roomId, content, replyTo) {
   if (state.view?.roomId === roomId) state.view.scrollTo = "bottom";
-  client.send(roomId, content, { replyTo: replyTo?.id }).catch(() => {});
+  const attachments = uploadsOf(roomId)
+    .filter((upload) => upload.file)
+    .map((upload) => upload.file.id);
+  state.uploads.delete(roomId);
+  client.send(roomId, content, { replyTo: replyTo?.id, attachments }).catch(() => {});
+}
+
+// ---- uploads --------------------------------------------------------------------
+
+let uploadKeys = 0;
+
+/** The open composer's uploads in a room: `{key, name, size, sent, file?, error?, abort}`. */
+export function uploadsOf(roomId) {
+  return state.uploads.get(roomId) ?? [];
+}
+
+/** Uploads files picked, dropped or pasted into a room's composer, each with its progress. */
+export function uploadFiles(roomId, files) {
+  for (const file of files) {
+    const controller = new AbortController();
+    const upload = { key: ++uploadKeys, name: file.name || "pasted-file", size: file.size, sent: 0, abort: controller };
+    state.uploads.set(roomId, [...uploadsOf(roomId), upload]);
+    changed();
+    const update = (fields) => {
+      state.uploads.set(
+        roomId,
+        uploadsOf(roomId).map((u) => (u.key === upload.key ? { ...u, ...fields } : u)),
+      );
+      changed();
+    };
+    client
+      .uploadFile(roomId, file, { onProgress: (sent) => update({ sent }), signal: controller.signal })
+      .then((stored) => update({ file: stored, sent: upload.size }))
+      .catch((error) => {
+        if (!uploadsOf(roomId).some((u) => u.key === upload.key)) return; // removed meanwhile
+        update({ error: describe(error) });
+      });
+  }
+}
+
+/** Takes an upload out of the composer (cancelling it if it is still going). */
+export function removeUpload(roomId, key) {
+  uploadsOf(roomId)
+    .find((u) => u.key === key)
+    ?.abort.abort();
+  state.uploads.set(
+    roomId,
+    uploadsOf(roomId).filter((u) => u.key !== key),
+  );
+  changed();
 }
 
 export function dismissFailed(failed) {

@@ -59,6 +59,7 @@ fn message(id: i64, reply: bool) -> Message {
         read_count: 0,
         edited_at: None,
         reactions: Vec::new(),
+        attachments: Vec::new(),
         change_seq: id,
     }
 }

@@ -404,6 +404,7 @@ async fn publish(
                 read_count: 0,
                 edited_at: None,
                 reactions: Vec::new(),
+                attachments: Vec::new(),
                 change_seq: seq,
             };
             let event = ServerEvent::chat_message(message);

@@ -28,6 +28,7 @@ use crate::chat::outbox::Publisher;
 use crate::chat::posting::{Poster, Posts};
 use crate::config::Config;
 use crate::error::Error;
+use crate::files::Files;
 use crate::limits::Limits;
 use crate::listener::ConnectionLimits;
 use crate::pipeline::{Pipeline, PipelineOptions};
@@ -63,6 +64,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// Flips to `true` when the server shuts down; sockets then close with 1001.
     pub shutdown: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Where uploaded files' bytes live.
+    pub files: Arc<Files>,
 }
 
 impl AppState {
@@ -87,6 +90,8 @@ impl AppState {
         store.migrate().await?;
         let secret = config.resolve_jwt_secret()?;
         let jwt = JwtKeys::new(&secret, config.access_lifetime(), config.refresh_lifetime());
+        crate::files::links::install(&secret, config.files_url_ttl);
+        let files = Arc::new(Files::open(&config)?);
         let hub = Hub::new(config.ws_queue_capacity);
         let limits = Arc::new(Limits::new(&config));
         let cluster = match config.redis_url.as_deref() {
@@ -132,6 +137,7 @@ impl AppState {
             posts,
             limits,
             shutdown: Arc::new(shutdown),
+            files,
         })
     }
 }
@@ -246,6 +252,26 @@ fn strip_trailing_slash(mut request: Request) -> Request {
     request
 }
 
+/// Every `files_cleanup_interval`: deletes the uploads left unattached for
+/// longer than `files_unattached_max_age`. Starts by setting the stored-bytes gauge.
+async fn clean_up_files(state: AppState) {
+    match crate::store::files::bytes_stored(state.store.reader()).await {
+        Ok(bytes) => metrics::gauge!("files_stored_bytes").set(bytes as f64),
+        Err(error) => tracing::warn!(%error, "could not sum the stored files"),
+    }
+    let mut interval = tokio::time::interval(Duration::from_secs(state.config.files_cleanup_interval));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        let max_age = state.config.files_unattached_max_age;
+        match crate::chat::files::clean_up(&state.store, &state.files, max_age).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "deleted uploads never attached to a message"),
+            Err(error) => tracing::warn!(%error, "could not clean up unattached uploads"),
+        }
+    }
+}
+
 /// Connections the kernel may hold before they are accepted. Thousands of
 /// clients reconnecting at once (a restart, a load balancer failing over)
 /// overflow tokio's default of 1024, and each dropped SYN costs its client a
@@ -299,6 +325,7 @@ impl Server {
             tokio::spawn(Limits::keep_small(state.limits.clone())),
             tokio::spawn(telemetry::keep_metrics_small(state.metrics.clone())),
             tokio::spawn(crate::auth::tokens::purge_blacklist(store.clone())),
+            tokio::spawn(clean_up_files(state.clone())),
             tokio::spawn(revocation::run(
                 store.clone(),
                 state.hub.clone(),

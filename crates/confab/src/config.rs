@@ -133,6 +133,30 @@ pub struct Config {
     pub ws_max_sockets_per_user: usize,
     /// When set, `/metrics` answers only `Authorization: Bearer <metrics_token>`.
     pub metrics_token: Option<String>,
+    /// Where uploaded files go: unset, `<data_dir>/files`; else an object
+    /// store URL (`s3://bucket/prefix`, with the `AWS_*` environment for
+    /// credentials, region and endpoint; `memory://` keeps them in memory).
+    pub files_storage_url: Option<String>,
+    /// Largest file one upload may be, in bytes (413 beyond, while streaming).
+    pub files_max_bytes: u64,
+    /// Bytes one user may keep stored, all uploads together (files of
+    /// deleted messages not counted); 413 beyond.
+    pub files_quota_bytes: u64,
+    /// Seconds a signed download URL stays valid.
+    pub files_url_ttl: u64,
+    /// Seconds an upload may stay unattached to a message before it is deleted...
+    pub files_unattached_max_age: u64,
+    /// ...checked every this many seconds.
+    pub files_cleanup_interval: u64,
+    /// Most pixels (width x height) an image may have to get a thumbnail; a
+    /// larger one (a decompression bomb, say) is refused with 400.
+    pub files_max_image_pixels: u64,
+    /// Most memory, in bytes, decoding one image for its thumbnail may take.
+    pub files_max_image_alloc: u64,
+    /// Uploads in progress at once on this node; beyond, 503.
+    pub files_max_concurrent_uploads: usize,
+    /// Seconds an upload request may take (instead of `http_request_timeout`).
+    pub files_upload_timeout: u64,
 }
 
 impl Default for Config {
@@ -181,6 +205,16 @@ impl Default for Config {
             ws_frame_burst: 200,
             ws_max_sockets_per_user: 100,
             metrics_token: None,
+            files_storage_url: None,
+            files_max_bytes: 25 * 1024 * 1024,
+            files_quota_bytes: 1024 * 1024 * 1024,
+            files_url_ttl: 12 * 60 * 60,
+            files_unattached_max_age: 24 * 60 * 60,
+            files_cleanup_interval: 10 * 60,
+            files_max_image_pixels: 50_000_000,
+            files_max_image_alloc: 512 * 1024 * 1024,
+            files_max_concurrent_uploads: 32,
+            files_upload_timeout: 10 * 60,
         }
     }
 }
@@ -232,6 +266,16 @@ impl std::fmt::Debug for Config {
             .field("ws_frame_burst", &self.ws_frame_burst)
             .field("ws_max_sockets_per_user", &self.ws_max_sockets_per_user)
             .field("metrics_token", &self.metrics_token.as_ref().map(|_| "<redacted>"))
+            .field("files_storage_url", &self.files_storage_url.as_deref().map(redact_url))
+            .field("files_max_bytes", &self.files_max_bytes)
+            .field("files_quota_bytes", &self.files_quota_bytes)
+            .field("files_url_ttl", &self.files_url_ttl)
+            .field("files_unattached_max_age", &self.files_unattached_max_age)
+            .field("files_cleanup_interval", &self.files_cleanup_interval)
+            .field("files_max_image_pixels", &self.files_max_image_pixels)
+            .field("files_max_image_alloc", &self.files_max_image_alloc)
+            .field("files_max_concurrent_uploads", &self.files_max_concurrent_uploads)
+            .field("files_upload_timeout", &self.files_upload_timeout)
             .finish()
     }
 }
@@ -335,6 +379,16 @@ impl Config {
             "refresh_token_lifetime must be positive"
         );
         anyhow::ensure!(self.max_body_bytes >= 1024, "max_body_bytes must be at least 1024");
+        anyhow::ensure!(self.files_max_bytes >= 1, "files_max_bytes must be positive");
+        anyhow::ensure!(self.files_url_ttl >= 1, "files_url_ttl must be positive");
+        anyhow::ensure!(
+            self.files_cleanup_interval >= 1,
+            "files_cleanup_interval must be positive"
+        );
+        anyhow::ensure!(
+            self.files_max_concurrent_uploads >= 1,
+            "files_max_concurrent_uploads must be at least 1"
+        );
         anyhow::ensure!(self.db_max_connections >= 1, "db_max_connections must be at least 1");
         anyhow::ensure!(self.ws_queue_capacity >= 1, "ws_queue_capacity must be at least 1");
         anyhow::ensure!(self.ws_ping_interval >= 1, "ws_ping_interval must be at least 1 second");

@@ -43,6 +43,9 @@ pub enum Error {
     MethodNotAllowed(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// 413 with a detail of its own (a file over its limit, a quota).
+    #[error("payload too large: {0}")]
+    PayloadTooLargeBecause(String),
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
     #[error("rate limited, retry after {retry_after_secs}s")]
@@ -92,7 +95,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound | Error::InvalidPage => StatusCode::NOT_FOUND,
             Error::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge | Error::PayloadTooLargeBecause(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -116,6 +119,7 @@ impl Error {
                 json!({ "detail": format!("Method \"{method}\" not allowed.") })
             }
             Error::PayloadTooLarge => json!({ "detail": "Request body is too large." }),
+            Error::PayloadTooLargeBecause(detail) => json!({ "detail": detail }),
             Error::UnsupportedMediaType(media) => {
                 json!({ "detail": format!("Unsupported media type \"{media}\" in request.") })
             }

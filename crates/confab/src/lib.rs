@@ -13,6 +13,8 @@
 //! - [`chat`]: the domain: rooms, members, notifications, and [`chat::policy`],
 //!   the one place that decides who may do what.
 //! - [`pipeline`]: group commit: the posts waiting on a lane are written by one transaction.
+//! - [`files`]: uploaded files' bytes in an object store, their content
+//!   types, thumbnails and signed links.
 //! - [`store`]: the database (SQLite, MySQL/MariaDB, PostgreSQL by URL) with
 //!   versioned migrations; one code path for every backend.
 //! - [`realtime`]: WebSocket sessions, the backplane every committed event goes
@@ -30,6 +32,7 @@ pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod limits;
 pub mod listener;
 pub mod pipeline;

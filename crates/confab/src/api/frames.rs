@@ -23,6 +23,8 @@ pub enum ClientFrame {
         reply_to: Option<i64>,
         /// Idempotency key: a retry with the same one gets the same message.
         client_id: Option<String>,
+        /// Ids of files the sender uploaded to this room (at most 10).
+        attachments: Option<Vec<i64>>,
     },
     Typing {
         room: Option<i64>,

@@ -58,10 +58,17 @@ pub async fn detach_writes(request: Request, next: Next) -> Response {
 }
 
 /// A REST request that takes longer than `http_request_timeout` (its body
-/// included) is answered 503. A WebSocket handshake answers at once, so the
+/// included; an upload, `files_upload_timeout`) is answered 503. A WebSocket handshake answers at once, so the
 /// socket it opens is not under this timer.
 pub async fn time_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = Duration::from_secs(state.config.http_request_timeout);
+    // An upload's body is as long as the file: it has a budget of its own.
+    let upload = request.method() == Method::POST && request.uri().path().ends_with("/files");
+    let seconds = if upload {
+        state.config.files_upload_timeout
+    } else {
+        state.config.http_request_timeout
+    };
+    let limit = Duration::from_secs(seconds);
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => {

@@ -3,6 +3,7 @@
 //! so `/api/schema/` is generated from the code it describes.
 
 pub mod auth;
+pub mod files;
 mod frames;
 pub mod guard;
 pub mod input;
@@ -58,6 +59,7 @@ pub enum BadRequestBody {
         messages::history, messages::post, messages::read, messages::delete,
         messages::edit, messages::react, messages::unreact,
         search::search,
+        files::upload, files::download, files::thumbnail,
         notifications::list, notifications::read, notifications::read_all,
         service::healthz, service::readyz, service::metrics, service::schema,
     ),
@@ -70,6 +72,7 @@ pub enum BadRequestBody {
         (name = "members", description = "Room members and roles"),
         (name = "messages", description = "Messages, history and read state"),
         (name = "notifications", description = "Notifications"),
+        (name = "files", description = "Files shared in rooms: uploads and signed downloads"),
         (name = "service", description = "Operations"),
         (name = "sockets", description = "WebSockets at /ws/chat/{room_id}/ (one room) and /ws/chat/ (every room of the user), with ?token=<access token> and, to resume, ?since= or ?after=. OpenAPI cannot describe them as paths: their frames are the schemas ServerEvent (server to client) and ClientFrame (client to server); docs/api.md has the rest."),
     )
@@ -129,6 +132,13 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(messages::delete),
         )
         .route("/api/chat/search", get(search::search))
+        // Uploads stream past the JSON body limit; `files_max_bytes` bounds them.
+        .route(
+            "/api/chat/rooms/{id}/files",
+            post(files::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/api/chat/files/{id}", get(files::download))
+        .route("/api/chat/files/{id}/thumbnail", get(files::thumbnail))
         .route("/api/chat/notifications", get(notifications::list))
         .route("/api/chat/notifications/read_all", post(notifications::read_all))
         .route("/api/chat/notifications/{id}/read", post(notifications::read))

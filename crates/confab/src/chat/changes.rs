@@ -162,6 +162,7 @@ fn withheld_if_deleted(message: Message) -> Message {
         content: String::new(),
         reply_preview: None,
         reactions: Vec::new(),
+        attachments: Vec::new(),
         ..message
     }
 }

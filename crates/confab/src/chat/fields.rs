@@ -170,6 +170,47 @@ impl Fields {
         self.integer(field, false)
     }
 
+    /// A list of primary keys (DRF `PrimaryKeyRelatedField(many=True)`), at
+    /// most `max` of them, each once; absent or null reads as empty.
+    pub fn id_list(&mut self, field: &str, max: usize) -> Vec<i64> {
+        let Some(value) = self.map.remove(field) else {
+            return Vec::new();
+        };
+        let items = match value {
+            Value::Null => return Vec::new(),
+            Value::Array(items) => items,
+            other => {
+                let kind = match other {
+                    Value::String(_) => "str",
+                    Value::Bool(_) => "bool",
+                    Value::Number(_) => "int",
+                    _ => "dict",
+                };
+                self.fail(field, format!("Expected a list of items but got type \"{kind}\"."));
+                return Vec::new();
+            }
+        };
+        if items.len() > max {
+            self.fail(field, format!("Ensure this field has no more than {max} elements."));
+            return Vec::new();
+        }
+        let mut ids = Vec::with_capacity(items.len());
+        for item in items {
+            match item.as_i64() {
+                Some(id) if !ids.contains(&id) => ids.push(id),
+                Some(id) => {
+                    self.fail(field, format!("\"{id}\" is listed twice."));
+                    return Vec::new();
+                }
+                None => {
+                    self.fail(field, "Incorrect type. Expected pk value.");
+                    return Vec::new();
+                }
+            }
+        }
+        ids
+    }
+
     /// Whether a field was sent at all (before it is read).
     pub fn has(&self, field: &str) -> bool {
         self.map.contains_key(field)

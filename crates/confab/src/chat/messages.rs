@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 use super::events::ServerEvent;
+use super::files;
 use super::notifications;
 use super::outbox::{Outbox, Publisher};
 use super::policy;
 use super::rooms::{facts, RoomFacts};
 use super::types::limits::REPLY_PREVIEW_CHARS;
-use super::types::{Message, Reaction, ReplyPreview, UserRef};
+use super::types::{Attachment, Message, Reaction, ReplyPreview, UserRef};
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
 use crate::store::entities::messages;
@@ -291,6 +292,14 @@ pub(crate) async fn present<C: ConnectionTrait>(
         .map(|m| (m.id, m))
         .collect();
     let reactions = store::reactions::of_messages(db, rows.iter().map(|m| m.id).collect()).await?;
+    let mut attachments: HashMap<i64, Vec<Attachment>> = HashMap::new();
+    for file in store::files::of_messages(db, rows.iter().map(|m| m.id).collect()).await? {
+        let message_id = file.message_id.expect("attached files have a message");
+        attachments
+            .entry(message_id)
+            .or_default()
+            .push(files::attachment(&file));
+    }
     let mut user_ids: Vec<i64> = rows
         .iter()
         .map(|m| m.sender_id)
@@ -331,8 +340,10 @@ pub(crate) async fn present<C: ConnectionTrait>(
             let read_count = read_counts.get(&m.id).copied().unwrap_or(0);
             let sender = user_ref(m.sender_id);
             let reactions = by_message.remove(&m.id).unwrap_or_default();
+            let attachments = attachments.remove(&m.id).unwrap_or_default();
             Message {
                 reactions,
+                attachments,
                 ..message_object(m, sender, replied, is_read, read_count)
             }
         })
@@ -340,7 +351,7 @@ pub(crate) async fn present<C: ConnectionTrait>(
 }
 
 /// The message object of the contract, from a row and what it refers to
-/// (without its reactions: [`present`] adds them).
+/// (without its reactions and attachments: [`present`] adds them).
 pub(crate) fn message_object(
     m: messages::Model,
     sender: UserRef,
@@ -361,6 +372,7 @@ pub(crate) fn message_object(
         read_count,
         edited_at: m.edited_at,
         reactions: Vec::new(),
+        attachments: Vec::new(),
         change_seq: m.change_seq,
         reply_to: m.reply_to_id,
         reply_preview,

@@ -19,6 +19,7 @@ pub mod changes;
 pub mod direct;
 pub mod events;
 pub mod fields;
+pub mod files;
 pub mod members;
 pub mod messages;
 pub mod notifications;

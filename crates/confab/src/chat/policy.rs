@@ -211,6 +211,31 @@ pub fn react(room: &RoomAccess) -> Result<()> {
     take_part(room)
 }
 
+/// Uploading a file to a room: members, as for posting.
+pub fn upload_file(room: &RoomAccess) -> Result<()> {
+    take_part(room)
+}
+
+/// Attaching an uploaded file to a post: its uploader, in the room it was
+/// uploaded to, once. Anything else looks like a file that does not exist.
+pub fn attach_file(file_room: i64, uploader: i64, attached: bool, post_room: i64, sender: i64) -> bool {
+    file_room == post_room && uploader == sender && !attached
+}
+
+/// Downloading a file: whoever holds a link this server signed and that has
+/// not expired (a link is handed only to those who may see the file); the
+/// file must still be visible: its room active, its message (if any) not
+/// deleted. A bad link is 403 before anything about the file is told.
+pub fn download_file(link_valid: bool, visible: bool) -> Result<()> {
+    if !link_valid {
+        return Err(Error::Forbidden("This link has expired or is not valid.".into()));
+    }
+    if !visible {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
 /// When a member leaves, does someone have to be promoted to admin?
 /// `admins` counts the room's admins before the departure.
 pub fn needs_successor(leaving_role: Role, admins: u64) -> bool {

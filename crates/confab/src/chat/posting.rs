@@ -25,6 +25,7 @@ use serde_json::{Map, Value};
 
 use super::events::ServerEvent;
 use super::fields::{Fields, Text};
+use super::files::{attachment, ATTACHMENTS_MAX};
 use super::messages::{message_object, present_one};
 use super::notifications;
 use super::outbox::{Outbox, Publisher};
@@ -35,7 +36,7 @@ use super::types::{Message, MessageType, UserRef};
 use crate::auth::CurrentUser;
 use crate::error::{Error, Result};
 use crate::pipeline::{BatchWriter, Pipeline};
-use crate::store::entities::{messages, room_members, rooms};
+use crate::store::entities::{files, messages, room_members, rooms};
 use crate::store::messages::NewMessage;
 use crate::store::order::OrderGuard;
 use crate::store::{self, Store};
@@ -46,6 +47,8 @@ pub struct NewMessageInput {
     pub message_type: MessageType,
     pub reply_to: Option<i64>,
     pub client_id: Option<String>,
+    /// Uploaded files to attach (each checked in the post's transaction).
+    pub attachments: Vec<i64>,
 }
 
 impl NewMessageInput {
@@ -53,7 +56,14 @@ impl NewMessageInput {
     /// `chat_message` frame both read them.
     pub fn read(body: Map<String, Value>) -> Result<Self> {
         let mut fields = Fields::new(body);
-        let content = fields.text("content", Text::required(MESSAGE_CONTENT_MAX));
+        let attachments = fields.id_list("attachments", ATTACHMENTS_MAX);
+        // With files, the text may be empty.
+        let content_rule = if attachments.is_empty() {
+            Text::required(MESSAGE_CONTENT_MAX)
+        } else {
+            Text::optional(MESSAGE_CONTENT_MAX)
+        };
+        let content = fields.text("content", content_rule);
         let message_type = fields.choice("message_type", false, MessageType::parse);
         let reply_to = fields.nullable_integer("reply_to");
         let client_id = fields.nullable_text("client_id", Text::optional(CLIENT_ID_MAX));
@@ -63,6 +73,7 @@ impl NewMessageInput {
             message_type: message_type.unwrap_or(MessageType::Text),
             reply_to,
             client_id: client_id.filter(|c| !c.is_empty()),
+            attachments,
         })
     }
 }
@@ -337,6 +348,8 @@ struct Insert {
     /// The room's change number for it (see `store::changes`).
     change_seq: i64,
     replied: Option<messages::Model>,
+    /// The files it claims, checked.
+    attachments: Vec<files::Model>,
 }
 
 impl Poster {
@@ -381,7 +394,10 @@ impl Poster {
             });
             // Fresh, a message has been read by its sender only: `is_read` is
             // true in the sender's answer, false in the broadcast.
-            let message = message_object(message, post.user.as_ref(), replied, true, 0);
+            let message = Message {
+                attachments: insert.attachments.iter().map(attachment).collect(),
+                ..message_object(message, post.user.as_ref(), replied, true, 0)
+            };
             let broadcast = Message {
                 is_read: false,
                 ..message.clone()
@@ -462,6 +478,15 @@ impl Poster {
             .collect::<Result<_, _>>()?;
         let searchable: Vec<(i64, &str)> = stored.iter().map(|m| (m.id, m.content.as_str())).collect();
         store::search::index(txn, &searchable).await?;
+        for (insert, message) in inserts.iter().zip(&stored) {
+            let ids: Vec<i64> = insert.attachments.iter().map(|f| f.id).collect();
+            let expected = ids.len() as u64;
+            // Checked above in this transaction; only the cleanup of old
+            // uploads could have taken one since.
+            if store::files::attach(txn, message.id, ids).await? != expected {
+                return Err(DbErr::RecordNotUpdated);
+            }
+        }
         Ok(stored)
     }
 
@@ -565,6 +590,18 @@ async fn number(
         .into_iter()
         .map(|m| (m.id, m))
         .collect();
+    let file_ids: Vec<i64> = accepted
+        .iter()
+        .filter_map(|&i| posts[i].fields.as_ref())
+        .flat_map(|f| f.attachments.iter().copied())
+        .collect();
+    let uploads: HashMap<i64, files::Model> = store::files::find_many(txn, file_ids)
+        .await?
+        .into_iter()
+        .map(|f| (f.id, f))
+        .collect();
+    // Claimed by an earlier post of this batch.
+    let mut claimed: Vec<i64> = Vec::new();
 
     let mut last_seq: HashMap<i64, i64> = rooms.values().map(|r| (r.id, r.last_seq)).collect();
     let mut change_seq: HashMap<i64, i64> = rooms.values().map(|r| (r.id, r.change_seq)).collect();
@@ -597,6 +634,23 @@ async fn number(
             },
             None => None,
         };
+        let mut attachments = Vec::with_capacity(fields.attachments.len());
+        for id in &fields.attachments {
+            match uploads.get(id).filter(|f| {
+                let attached = f.message_id.is_some() || claimed.contains(id);
+                policy::attach_file(f.room_id, f.uploader_id, attached, post.room_id, post.user.id)
+            }) {
+                Some(file) => attachments.push(file.clone()),
+                None => break,
+            }
+        }
+        if attachments.len() < fields.attachments.len() {
+            let id = fields.attachments[attachments.len()];
+            let error = Error::field("attachments", format!("Invalid pk \"{id}\" - object does not exist."));
+            decided.push((index, Outcome::Failed(error)));
+            continue;
+        }
+        claimed.extend(attachments.iter().map(|f| f.id));
         if let Some((sender, client_id)) = post.client_key() {
             first_in_batch.insert((sender, client_id.to_owned()), index);
         }
@@ -609,6 +663,7 @@ async fn number(
             seq: *seq,
             change_seq: *change,
             replied: reply,
+            attachments,
         });
     }
     Ok((inserts, last_seq))

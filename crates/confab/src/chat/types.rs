@@ -123,9 +123,29 @@ pub struct Message {
     pub edited_at: Option<DateTime<Utc>>,
     /// Reactions by emoji, in order of each emoji's first use.
     pub reactions: Vec<Reaction>,
+    /// The files attached, in upload order; `[]` when none.
+    pub attachments: Vec<Attachment>,
     /// The room change number it was posted with (frames carry it, the object does not).
     #[serde(skip)]
     pub change_seq: i64,
+}
+
+/// A file shared in a room (the file object of the contract). Its links are
+/// signed and expire (`files_url_ttl`): a client that keeps a message longer
+/// fetches it again for fresh ones.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Attachment {
+    pub id: i64,
+    /// The name the uploader gave it.
+    pub name: String,
+    /// In bytes.
+    pub size: i64,
+    /// Read from the bytes, not from the uploader.
+    pub content_type: String,
+    /// Signed link to the bytes; no `Authorization` header needed.
+    pub url: String,
+    /// Signed link to a PNG thumbnail (images only), or null.
+    pub thumbnail_url: Option<String>,
 }
 
 /// Everyone who reacted to a message with one emoji.

@@ -10,6 +10,7 @@
 
 pub mod changes;
 pub mod entities;
+pub mod files;
 pub mod members;
 pub mod messages;
 pub mod migrations;

@@ -7,6 +7,7 @@ mod changes;
 mod cli;
 mod direct;
 mod edits;
+mod files;
 mod hardening;
 mod helpers;
 mod hostile;

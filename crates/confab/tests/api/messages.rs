@@ -19,7 +19,7 @@ use crate::helpers::{
 };
 
 /// The contract's message keys, the extensions' (`edited_at`, `reactions`) included.
-const MESSAGE_KEYS: [&str; 14] = [
+const MESSAGE_KEYS: [&str; 15] = [
     "id",
     "room",
     "sender",
@@ -34,6 +34,7 @@ const MESSAGE_KEYS: [&str; 14] = [
     "read_count",
     "edited_at",
     "reactions",
+    "attachments",
 ];
 
 const CONTENT_TOO_LONG: &str = "Ensure this field has no more than 5000 characters.";

@@ -828,6 +828,7 @@ async fn a_socket_that_cannot_keep_up_is_closed_and_the_others_are_not_slowed() 
                 message_type: confab::chat::types::MessageType::Text,
                 reply_to: None,
                 client_id: None,
+                attachments: Vec::new(),
             })
         };
         confab::chat::posting::post(&app.state.posts, &sender, room, input)

@@ -2,6 +2,7 @@
 //! every backend supports; the migrations in [`super::migrations`] create them.
 
 pub mod blacklisted_tokens;
+pub mod files;
 pub mod messages;
 pub mod notifications;
 pub mod reactions;

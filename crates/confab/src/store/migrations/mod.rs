@@ -13,6 +13,7 @@ mod m20261128_000004_direct;
 mod m20261128_000005_history_changes;
 mod m20261128_000006_search;
 mod m20261128_000007_mysql_trigrams;
+mod m20261128_000008_files;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_history_changes::Migration),
             Box::new(m20261128_000006_search::Migration),
             Box::new(m20261128_000007_mysql_trigrams::Migration),
+            Box::new(m20261128_000008_files::Migration),
         ]
     }
 }
