@@ -205,11 +205,14 @@ async fn serve(state: &AppState, id: i64, variant: Variant, link: LinkQuery, hea
         _ => None,
     };
     let partial = range.is_some();
-    let download = state
-        .files
-        .read(&key, range)
-        .await
-        .map_err(|e| Error::internal(anyhow::anyhow!("reading a stored file: {e}")))?;
+    let download = state.files.read(&key, range).await.map_err(|error| match error {
+        // A row without its bytes (lost from the store): nothing to serve.
+        object_store::Error::NotFound { .. } => {
+            tracing::warn!(file = id, "a file's bytes are missing from the store");
+            Error::NotFound
+        }
+        error => Error::internal(anyhow::anyhow!("reading a stored file: {error}")),
+    })?;
     let mut response = Body::from_stream(download.body).into_response();
     let out = response.headers_mut();
     let inline = variant == Variant::Thumbnail || kind::is_inline(&content_type);

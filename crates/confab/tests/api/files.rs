@@ -414,3 +414,21 @@ async fn unattached_uploads_are_cleaned_up_and_attached_ones_kept() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+/// The store is whatever `files_storage_url` names: here `memory://`, the
+/// in-memory store the `object_store` crate has (S3 takes the same path).
+#[tokio::test]
+async fn files_go_to_the_store_the_url_names() {
+    let app = spawn_app_with(|config| config.files_storage_url = Some("memory://".into())).await;
+    let alice = app.developer("alice").await;
+    let room = app.room(&alice, "ops", "group").await;
+    let (status, file) = upload(&app, &alice, room, "shot.png", png(64, 32)).await;
+    assert_eq!(status, StatusCode::CREATED, "{file}");
+    let response = fetch(&app, file["url"].as_str().unwrap(), None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.bytes().await.unwrap().as_ref(), png(64, 32).as_slice());
+    let thumbnail = fetch(&app, file["thumbnail_url"].as_str().unwrap(), None).await;
+    assert_eq!(thumbnail.status(), StatusCode::OK);
+    let on_disk = std::fs::read_dir(app.state.config.data_dir.join("files"));
+    assert!(on_disk.is_err(), "nothing was written under the data directory");
+}
