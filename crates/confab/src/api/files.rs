@@ -11,7 +11,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::input::Path;
-use super::ErrorBody;
+use super::{BadRequestBody, ErrorBody};
 use crate::app::AppState;
 use crate::auth::Developer;
 use crate::chat::files as shared;
@@ -40,7 +40,7 @@ pub struct UploadForm {
     request_body(content = UploadForm, content_type = "multipart/form-data"), security(("jwt" = [])),
     responses(
         (status = 201, body = Attachment),
-        (status = 400, description = "No file, an empty file, or an image over the pixel limit", body = ErrorBody),
+        (status = 400, description = "No file, an empty file, or an image over the pixel limit", body = BadRequestBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, description = "Over the size limit or the quota", body = ErrorBody),
         (status = 415, body = ErrorBody), (status = 503, description = "Too many uploads at once", body = ErrorBody),
@@ -131,11 +131,13 @@ fn refused(error: SaveError, allowance: &shared::UploadAllowance, quota: u64) ->
     }
 }
 
-/// A signed link's query.
+/// A signed link's query. Read as text: a link that does not parse is a bad
+/// link (403), like one whose signature does not match.
 #[derive(Deserialize, IntoParams)]
 pub struct LinkQuery {
     /// Unix time after which the link no longer works.
-    expires: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    expires: Option<String>,
     signature: Option<String>,
 }
 
@@ -173,7 +175,8 @@ pub async fn thumbnail(
 }
 
 async fn serve(state: &AppState, id: i64, variant: Variant, link: LinkQuery, headers: &HeaderMap) -> Result<Response> {
-    let (Some(expires), Some(signature)) = (link.expires, link.signature) else {
+    let expires = link.expires.and_then(|e| e.parse::<i64>().ok());
+    let (Some(expires), Some(signature)) = (expires, link.signature) else {
         return Err(Error::Forbidden("This link has expired or is not valid.".into()));
     };
     let file = shared::open_link(&state.store, id, variant, expires, &signature).await?;
