@@ -93,10 +93,10 @@ pub async fn upload(
         return match shared::register(&state.store, &user, room_id, &name, &stored, config.files_quota_bytes).await {
             Ok(file) => Ok((StatusCode::CREATED, Json(file))),
             Err(error) => {
-                state.files.delete(&stored.key).await;
-                if let Some(thumbnail) = &stored.thumbnail_key {
-                    state.files.delete(thumbnail).await;
-                }
+                state
+                    .files
+                    .delete_with_thumbnail(&stored.key, stored.thumbnail_key.as_deref())
+                    .await;
                 Err(error)
             }
         };
@@ -110,14 +110,10 @@ fn bad_body(reason: &str) -> Error {
 /// The answer to an upload that was not stored.
 fn refused(error: SaveError, allowance: &shared::UploadAllowance, quota: u64) -> Error {
     match error {
+        SaveError::TooLarge { .. } if allowance.by_quota => shared::quota_exceeded(quota),
         SaveError::TooLarge { limit } => {
-            metrics::counter!("files_refused_total", "reason" => if allowance.by_quota { "quota" } else { "too_large" })
-                .increment(1);
-            if allowance.by_quota {
-                shared::quota_exceeded(quota)
-            } else {
-                Error::PayloadTooLargeBecause(format!("The file is larger than {limit} bytes."))
-            }
+            metrics::counter!("files_refused_total", "reason" => "too_large").increment(1);
+            Error::PayloadTooLargeBecause(format!("The file is larger than {limit} bytes."))
         }
         SaveError::Image(refusal) => {
             metrics::counter!("files_refused_total", "reason" => "image_too_large").increment(1);

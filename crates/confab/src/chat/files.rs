@@ -60,7 +60,6 @@ pub async fn allowance(
     let used = store::files::bytes_of(db, user.id).await?.max(0) as u64;
     let left = quota.saturating_sub(used);
     if left == 0 {
-        metrics::counter!("files_refused_total", "reason" => "quota").increment(1);
         return Err(quota_exceeded(quota));
     }
     Ok(UploadAllowance {
@@ -69,7 +68,9 @@ pub async fn allowance(
     })
 }
 
+/// The refusal of an upload over its uploader's quota (counted in the metrics).
 pub fn quota_exceeded(quota: u64) -> Error {
+    metrics::counter!("files_refused_total", "reason" => "quota").increment(1);
     Error::PayloadTooLargeBecause(format!(
         "Your files would exceed your storage quota of {quota} bytes. Delete messages with files to make room."
     ))
@@ -105,7 +106,6 @@ pub async fn register(
     policy::upload_file(&facts.access)?;
     let used = store::files::bytes_of(&txn, user.id).await?.max(0) as u64;
     if used.saturating_add(stored.size) > quota {
-        metrics::counter!("files_refused_total", "reason" => "quota").increment(1);
         return Err(quota_exceeded(quota));
     }
     let file = store::files::insert(
@@ -165,10 +165,9 @@ pub async fn clean_up(store: &Store, files: &Files, max_age_secs: u64) -> Result
             let deleted = store::files::delete_unattached(&txn, file.id).await?;
             txn.commit().await?;
             if deleted {
-                files.delete(&file.storage_key).await;
-                if let Some(thumbnail) = &file.thumbnail_key {
-                    files.delete(thumbnail).await;
-                }
+                files
+                    .delete_with_thumbnail(&file.storage_key, file.thumbnail_key.as_deref())
+                    .await;
                 metrics::gauge!("files_stored_bytes").decrement(file.size as f64);
                 removed += 1;
             }

@@ -194,9 +194,12 @@ impl Files {
         })
     }
 
-    /// The size of the object at `key`.
-    pub async fn size(&self, key: &str) -> object_store::Result<u64> {
-        Ok(self.store.head(&object_path(key)).await?.size)
+    /// Deletes a file's bytes and its thumbnail's, if it has one.
+    pub async fn delete_with_thumbnail(&self, key: &str, thumbnail_key: Option<&str>) {
+        self.delete(key).await;
+        if let Some(thumbnail) = thumbnail_key {
+            self.delete(thumbnail).await;
+        }
     }
 
     /// Deletes the object at `key`; a failure is logged (the object is
