@@ -39,6 +39,10 @@ use crate::realtime::revocation;
 use crate::store::{Backend, PoolOptions, Store};
 use crate::telemetry;
 
+/// How long a stopping node spends on its cleanup after the requests in
+/// flight (`shutdown_timeout`): the goodbye to the cluster, closing the pools.
+const SHUTDOWN_CLEANUP: Duration = Duration::from_secs(5);
+
 /// What every handler can reach. Cheap to clone: all shared parts are behind `Arc`s or pools.
 #[derive(Clone)]
 pub struct AppState {
@@ -342,16 +346,25 @@ impl Server {
             max_connections: config.max_connections,
             per_address: state.limits.connections_per_address.clone(),
             header_timeout: Duration::from_secs(config.http_header_timeout),
+            shutdown_grace: Duration::from_secs(config.shutdown_timeout),
         };
         let app = tower::util::MapRequestLayer::new(strip_trailing_slash).layer(router(state));
         crate::listener::serve(self.listener, app, limits, shutdown).await;
         for task in housekeeping {
             task.abort();
         }
-        if let Some(cluster) = cluster {
-            cluster.leave().await;
+        // The goodbye to the cluster and the database connections' close are
+        // courtesies: neither may keep a stopping node alive (a pool waits for
+        // every connection a forgotten task still holds).
+        let clean_up = async {
+            if let Some(cluster) = cluster {
+                cluster.leave().await;
+            }
+            store.close().await;
+        };
+        if tokio::time::timeout(SHUTDOWN_CLEANUP, clean_up).await.is_err() {
+            tracing::warn!(limit = ?SHUTDOWN_CLEANUP, "stopping without finishing the cleanup");
         }
-        store.close().await;
         Ok(())
     }
 

@@ -116,6 +116,10 @@ pub struct Config {
     pub http_header_timeout: u64,
     /// Seconds a REST request may take, body included (not WebSockets); 503 after.
     pub http_request_timeout: u64,
+    /// Seconds a stopping server (SIGTERM, Ctrl-C) gives requests in flight
+    /// and its own cleanup; then it exits regardless, so a stuck request or
+    /// connection can never keep a node from stopping.
+    pub shutdown_timeout: u64,
     /// Open connections (HTTP and WebSocket) the server holds, in all...
     pub max_connections: usize,
     /// ...and from one client address (0: no per-address cap, e.g. behind a proxy).
@@ -197,6 +201,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             http_header_timeout: 30,
             http_request_timeout: 30,
+            shutdown_timeout: 20,
             max_connections: 20_000,
             max_connections_per_address: 1_000,
             rest_write_rate: 100,
@@ -258,6 +263,7 @@ impl std::fmt::Debug for Config {
             .field("trust_forwarded_for", &self.trust_forwarded_for)
             .field("http_header_timeout", &self.http_header_timeout)
             .field("http_request_timeout", &self.http_request_timeout)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .field("max_connections", &self.max_connections)
             .field("max_connections_per_address", &self.max_connections_per_address)
             .field("rest_write_rate", &self.rest_write_rate)
@@ -450,6 +456,7 @@ impl Config {
             self.http_request_timeout >= 1,
             "http_request_timeout must be at least 1 second"
         );
+        anyhow::ensure!(self.shutdown_timeout >= 1, "shutdown_timeout must be at least 1 second");
         anyhow::ensure!(self.max_connections >= 1, "max_connections must be at least 1");
         anyhow::ensure!(
             self.ws_max_sockets_per_user >= 1,

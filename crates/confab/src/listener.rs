@@ -37,10 +37,13 @@ pub struct ConnectionLimits {
     pub max_connections: usize,
     pub per_address: Slots<IpAddr>,
     pub header_timeout: Duration,
+    pub shutdown_grace: Duration,
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then waits for the
-/// requests in progress (upgraded WebSockets close on their own signal).
+/// requests in progress (upgraded WebSockets close on their own signal), for
+/// at most `limits.shutdown_grace`: connections still busy then are left to
+/// the runtime's end.
 pub async fn serve<S>(
     listener: TcpListener,
     app: S,
@@ -113,7 +116,16 @@ pub async fn serve<S>(
     drop(closing_rx);
     // Tell every connection to close once idle; wait until they all have.
     let _ = closing_tx.send(());
-    closing_tx.closed().await;
+    if tokio::time::timeout(limits.shutdown_grace, closing_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = closing_tx.receiver_count(),
+            grace = ?limits.shutdown_grace,
+            "stopping without waiting longer for requests in flight (shutdown_timeout)"
+        );
+    }
 }
 
 /// A slot in the global and the per-address count, or `None` at either cap.

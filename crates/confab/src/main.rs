@@ -1,6 +1,7 @@
 //! The `confab` binary: the server and its admin commands.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use confab::cli::{self, UserCommand};
@@ -39,8 +40,22 @@ enum Command {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run());
+    // Dropping a runtime waits for every blocking task; one still hashing a
+    // password or decoding an image must not keep a stopped server alive.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    code
+}
+
+async fn run() -> ExitCode {
     confab::telemetry::init_tracing();
     let cli = Cli::parse();
     let (config, report) = match Config::load() {

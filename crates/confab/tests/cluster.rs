@@ -127,6 +127,22 @@ impl Node {
         format!("http://{}{path}", self.addr)
     }
 
+    /// How the node exited, waiting at most `within` (then it is killed and
+    /// the test fails: a node that does not stop must not hang the suite).
+    fn exit_within(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                return exit;
+            }
+            if Instant::now() > deadline {
+                self.kill();
+                panic!("the node was still running after {within:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -170,7 +186,9 @@ impl Cluster {
             database_url,
             redis_url,
             prefix,
-            http: reqwest::Client::new(),
+            // Every request has a deadline: a node that stops answering fails
+            // the test instead of hanging it.
+            http: reqwest::Client::builder().timeout(WAIT).build().unwrap(),
             _db: db,
         };
         for _ in 0..nodes {
@@ -258,7 +276,7 @@ impl Cluster {
             "ws://{}/ws/chat/{room}/?token={}{query}",
             self.nodes[node].addr, user.token
         );
-        let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("handshake");
+        let mut socket = open_socket(&url).await;
         let greeting = next_json(&mut socket).await;
         assert_eq!(greeting["type"], "connection_established", "{greeting}");
         socket
@@ -313,6 +331,15 @@ impl Cluster {
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
+}
+
+/// A WebSocket to `url`, handshake within [`WAIT`].
+async fn open_socket(url: &str) -> Socket {
+    let (socket, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("a handshake in time")
+        .expect("handshake");
+    socket
 }
 
 async fn next_json(socket: &mut Socket) -> Value {
@@ -511,7 +538,7 @@ async fn three_nodes_are_one_server(backend: Backend) {
     }
     // A user socket too, on the last node: it gets the room's frames tagged.
     let url = format!("ws://{}/ws/chat/?token={}", cluster.nodes[2].addr, users[0].token);
-    let (mut user_socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut user_socket = open_socket(&url).await;
     assert_eq!(next_json(&mut user_socket).await["type"], "connection_established");
 
     const PER_SENDER: usize = 20;
@@ -592,7 +619,7 @@ async fn presence_typing_removal_and_deletion_cross_nodes() {
     cluster.wait_online(1, bob, room, ann, true).await;
     // Bob on the other node sees Ann in his greeting, and Ann hears him arrive.
     let url = format!("ws://{}/ws/chat/{room}/?token={}", cluster.nodes[1].addr, bob.token);
-    let (mut bob_b, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut bob_b = open_socket(&url).await;
     let greeting = next_json(&mut bob_b).await;
     let online: Vec<i64> = greeting["online"]
         .as_array()
@@ -634,7 +661,7 @@ async fn presence_typing_removal_and_deletion_cross_nodes() {
 
     // Cat's user socket on node B gets a mention made on node A.
     let url = format!("ws://{}/ws/chat/?token={}", cluster.nodes[1].addr, cat.token);
-    let (mut cat_all, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut cat_all = open_socket(&url).await;
     assert_eq!(next_json(&mut cat_all).await["type"], "connection_established");
     cluster.post(0, ann, room, "@cat look").await;
     let notification = next_of(&mut cat_all, "notification").await;
@@ -721,14 +748,14 @@ async fn budgets_hold_across_nodes() {
     );
 
     let url = format!("ws://{}/ws/chat/{room}/?token={}", cluster.nodes[0].addr, ann.token);
-    let (mut third, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut third = open_socket(&url).await;
     expect_close(&mut third, 1013).await;
     drop(second);
     // Once one closes, its place is free again (the release is asynchronous).
     let deadline = Instant::now() + WAIT;
     loop {
         let url = format!("ws://{}/ws/chat/{room}/?token={}", cluster.nodes[0].addr, ann.token);
-        let (mut again, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut again = open_socket(&url).await;
         let frame = tokio::time::timeout(WAIT, again.next()).await.unwrap();
         if let Some(Ok(Message::Text(text))) = frame {
             assert!(text.contains("connection_established"), "{text}");
@@ -816,7 +843,8 @@ async fn a_stopped_node_announces_its_departures() {
     assert_eq!(next_of(&mut ann_a, "user_left").await["user"]["id"], bob.id);
     let heard = stopped_at.elapsed();
     assert!(heard < Duration::from_secs(10), "heard after {heard:?}");
-    let exit = cluster.nodes[1].child.wait().unwrap();
+    // Far above what a stop takes (the node's shutdown_timeout is 20 s, its cleanup 5 s).
+    let exit = cluster.nodes[1].exit_within(Duration::from_secs(60));
     assert!(exit.success(), "a clean exit: {exit:?}");
 }
 

@@ -259,3 +259,74 @@ fn demo_refuses_a_database_with_real_users() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("--demo") && stderr.contains("other user"), "{stderr}");
 }
+
+/// SIGTERM stops the server within `shutdown_timeout` even when a request
+/// never finishes (here a body that never arrives, under a request timeout
+/// of an hour): a stuck client cannot keep a node from stopping.
+#[cfg(unix)]
+#[test]
+fn a_stopped_server_exits_even_with_a_request_stuck_in_flight() {
+    use std::io::{BufRead, BufReader};
+    use std::time::{Duration, Instant};
+
+    let cli = Cli::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .arg("serve")
+        .current_dir(cli.dir.path())
+        .env_clear()
+        .env("CONFAB_DATA_DIR", cli.dir.path().join("data"))
+        .env("CONFAB_BIND", "127.0.0.1:0")
+        .env("CONFAB_LOG", "info")
+        .env("CONFAB_LOG_FORMAT", "json")
+        .env("CONFAB_HTTP_REQUEST_TIMEOUT", "3600")
+        .env("CONFAB_SHUTDOWN_TIMEOUT", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = log
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            let entry: serde_json::Value = serde_json::from_str(&line).ok()?;
+            entry["fields"]["addr"].as_str().map(str::to_owned)
+        })
+        .expect("the server says where it listens");
+
+    // Headers promise 1,000 bytes of body; ten arrive.
+    let mut stuck = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stuck,
+        "POST /api/token/ HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"username\""
+    )
+    .unwrap();
+    stuck.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // A liveness bound, far above the 1 s grace and the cleanup's 5 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the server was still running 30 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(exit.success(), "{exit:?}");
+    let rest: Vec<String> = log.map_while(Result::ok).collect();
+    assert!(
+        rest.iter()
+            .any(|line| line.contains("without waiting longer for requests in flight")),
+        "{rest:#?}"
+    );
+    drop(stuck);
+}
