@@ -18,6 +18,7 @@ import {
   describe,
   dismissFailed,
   editMessage,
+  fileSending,
   loadOlder,
   me,
   seen,
@@ -385,6 +386,18 @@ function PendingItem({ pending }) {
         <span class="status">Sending…</span>
       </header>
       <div class="content" dir="auto">${pending.content}</div>
+      ${pending.attachments.length
+        ? html`<ul class="attachments" aria-label="Files">
+            ${pending.attachments.map((id) => {
+              const file = fileSending(id);
+              return html`<li key=${id} class="attachment-file">
+                ${file
+                  ? html`<span dir="auto">${file.name}</span> <span class="upload-size">(${formatSize(file.size)})</span>`
+                  : "A file"}
+              </li>`;
+            })}
+          </ul>`
+        : null}
     </article>
   </li>`;
 }

@@ -514,12 +514,23 @@ function sendReadPointer(roomId) {
  * (from the client's outbox) until stored. */
 export function send(roomId, content, replyTo) {
   if (state.view?.roomId === roomId) state.view.scrollTo = "bottom";
-  const attachments = uploadsOf(roomId)
+  const files = uploadsOf(roomId)
     .filter((upload) => upload.file)
-    .map((upload) => upload.file.id);
+    .map((upload) => upload.file);
+  for (const file of files) filesSending.set(file.id, file);
   state.uploads.delete(roomId);
-  client.send(roomId, content, { replyTo: replyTo?.id, attachments }).catch(() => {});
+  client
+    .send(roomId, content, { replyTo: replyTo?.id, attachments: files.map((file) => file.id) })
+    .catch(() => {})
+    .finally(() => files.forEach((file) => filesSending.delete(file.id)));
 }
+
+/** The files of messages still sending, by id, so a pending message can
+ * name them (the client's outbox keeps only their ids). */
+const filesSending = new Map();
+
+/** A file being sent with a pending message; undefined after a reload. */
+export const fileSending = (id) => filesSending.get(id);
 
 // ---- uploads --------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 // Files in the web client, at both window sizes: one person attaches an
-// image and a text file with the button, watches them upload and sends
-// them; the other sees the image as a thumbnail that opens full size, and
-// the text file as a named link with its size.
+// image and a text file with the button (and others by drop and paste),
+// watches them upload and sends them; the other sees the image as a
+// thumbnail that opens full size, and the text file as a named link with
+// its size.
 
 import assert from "node:assert/strict";
 import { deflateSync, crc32 } from "node:zlib";
@@ -130,6 +131,48 @@ for (const [senderSize, readerSize] of [
       await alice.getByRole("button", { name: "Send" }).click();
       await bob.getByRole("img", { name: "keep.png" }).waitFor();
       assert.equal(await bob.getByRole("link", { name: /oops\.txt/ }).count(), 0);
+    });
+
+    it("takes a file dropped on the room and an image pasted into the composer", async () => {
+      // A drag from the desktop, as the browser delivers it: dragover, then drop, on the room.
+      const dropped = await alice.evaluateHandle(() => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(["dropped on the room\n"], "dropped.txt", { type: "text/plain" }));
+        return transfer;
+      });
+      const room = alice.getByRole("main", { name: "Room Design" });
+      await room.dispatchEvent("dragover", { dataTransfer: dropped });
+      await room.dispatchEvent("drop", { dataTransfer: dropped });
+      const list = alice.getByRole("list", { name: "Files to send" });
+      await list.getByText("dropped.txt").waitFor();
+      // A screenshot pasted from the clipboard: a file with no useful name.
+      await alice.getByRole("textbox", { name: "Message" }).evaluate((textarea, bytes) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], "image.png", { type: "image/png" }));
+        const paste = new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true });
+        textarea.dispatchEvent(paste);
+      }, [...png(80, 60)]);
+      await list.getByText("image.png").waitFor();
+      await list.getByText("Ready").nth(1).waitFor();
+      await alice.getByRole("textbox", { name: "Message" }).fill("dropped and pasted");
+      // The post is held back, so the message shows as sending, naming its files.
+      let release;
+      const held = new Promise((resolve) => (release = resolve));
+      const posts = "**/api/chat/rooms/*/messages/";
+      await alice.route(posts, async (route) => {
+        if (route.request().method() === "POST") await held;
+        await route.continue();
+      });
+      await alice.getByRole("button", { name: "Send" }).click();
+      const sending = alice.locator("li.message.pending").filter({ hasText: "dropped and pasted" });
+      await sending.getByText("dropped.txt").waitFor();
+      await sending.getByText("image.png").waitFor();
+      release();
+      await sending.waitFor({ state: "detached" });
+      await alice.unroute(posts);
+      const message = messageItem(bob, "dropped and pasted");
+      await message.getByRole("img", { name: "image.png" }).waitFor();
+      await message.getByRole("link", { name: /dropped\.txt/ }).waitFor();
     });
   });
 }
