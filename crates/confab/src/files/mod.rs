@@ -27,9 +27,17 @@ use crate::config::{create_private_dir, Config};
 /// Thumbnails decoded at once (each may take `files_max_image_alloc`).
 const THUMBNAILS_AT_ONCE: usize = 2;
 
+/// Bytes an upload buffers before writing them out as one part: S3 needs at
+/// least 5 MiB per part; the local file system takes any size, and small
+/// parts keep an upload's memory small (peak RSS of a debug server over a
+/// 100 MB upload: +49 MB with 5 MiB parts, +1 MB with 64 KiB ones).
+const REMOTE_PART_BYTES: usize = 5 * 1024 * 1024;
+const LOCAL_PART_BYTES: usize = 64 * 1024;
+
 /// The node's file storage.
 pub struct Files {
     store: Arc<dyn ObjectStore>,
+    part_bytes: usize,
     uploads: Arc<Semaphore>,
     thumbnails: Arc<Semaphore>,
     image_limits: ImageLimits,
@@ -67,11 +75,12 @@ pub struct Download {
 
 impl Files {
     pub fn open(config: &Config) -> anyhow::Result<Self> {
-        let store: Arc<dyn ObjectStore> = match config.files_storage_url.as_deref() {
+        let (store, part_bytes): (Arc<dyn ObjectStore>, usize) = match config.files_storage_url.as_deref() {
             None => {
                 let dir = config.data_dir.join("files");
                 create_private_dir(&dir)?;
-                Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir)?)
+                let local = object_store::local::LocalFileSystem::new_with_prefix(&dir)?;
+                (Arc::new(local), LOCAL_PART_BYTES)
             }
             Some(url) => {
                 let url = url::Url::parse(url).map_err(|e| anyhow::anyhow!("files_storage_url: {e}"))?;
@@ -80,11 +89,19 @@ impl Files {
                     .map(|(name, value)| (name.to_ascii_lowercase(), value))
                     .collect();
                 let (store, prefix) = object_store::parse_url_opts(&url, options)?;
-                Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+                let part_bytes = match url.scheme() {
+                    "file" => LOCAL_PART_BYTES,
+                    _ => REMOTE_PART_BYTES,
+                };
+                (
+                    Arc::new(object_store::prefix::PrefixStore::new(store, prefix)),
+                    part_bytes,
+                )
             }
         };
         Ok(Self {
             store,
+            part_bytes,
             uploads: Arc::new(Semaphore::new(config.files_max_concurrent_uploads)),
             thumbnails: Arc::new(Semaphore::new(THUMBNAILS_AT_ONCE)),
             image_limits: ImageLimits {
@@ -109,7 +126,7 @@ impl Files {
         let key = uuid::Uuid::new_v4().simple().to_string();
         let path = object_path(&key);
         let upload = self.store.put_multipart(&path).await?;
-        let mut writer = WriteMultipart::new(upload);
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, self.part_bytes);
         let mut head: Vec<u8> = Vec::with_capacity(kind::SNIFF_BYTES);
         let mut size: u64 = 0;
         let mut body = body;
