@@ -116,9 +116,9 @@ pub struct Config {
     pub http_header_timeout: u64,
     /// Seconds a REST request may take, body included (not WebSockets); 503 after.
     pub http_request_timeout: u64,
-    /// Seconds a stopping server (SIGTERM, Ctrl-C) gives requests in flight
-    /// and its own cleanup; then it exits regardless, so a stuck request or
-    /// connection can never keep a node from stopping.
+    /// Seconds a stopping server (SIGTERM, Ctrl-C) gives requests in flight;
+    /// then it closes them and exits (its own cleanup takes at most 5 s more),
+    /// so a stuck request or connection can never keep a node from stopping.
     pub shutdown_timeout: u64,
     /// Open connections (HTTP and WebSocket) the server holds, in all...
     pub max_connections: usize,

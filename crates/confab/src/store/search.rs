@@ -4,7 +4,9 @@
 //! - SQLite: terms of three or more characters go through the FTS5 trigram
 //!   index (`messages_fts`); shorter ones, which trigrams cannot index, are
 //!   a `LIKE` on the rows the index already narrowed (or on the caller's rooms);
-//! - PostgreSQL: `lower(content) LIKE '%term%'`, served by the trigram GIN index;
+//! - PostgreSQL: `lower(content) LIKE '%term%'`, served by the trigram GIN
+//!   index; a term it draws no trigram from is a `strpos` on the rows the
+//!   others found (or on the caller's rooms);
 //! - MySQL/MariaDB: the same `LIKE`, on the messages whose trigrams, spelled
 //!   as words in `message_trigrams` (kept by [`index`] and [`unindex`] in
 //!   the writer's transaction), a FULLTEXT search finds all of; terms
@@ -20,7 +22,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use sea_orm::sea_query::{Expr, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Alias, Expr, Func, LikeExpr, Query};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement, Value,
@@ -100,15 +102,36 @@ pub async fn page<C: ConnectionTrait>(
 fn matching(backend: DatabaseBackend, terms: &[String]) -> Condition {
     let mut condition = Condition::all();
     for term in terms {
-        let pattern = format!("%{}%", escape_like(&term.to_lowercase()));
-        let like = LikeExpr::new(pattern).escape('\\');
+        let lowered = term.to_lowercase();
+        let content = Expr::col(messages::Column::Content);
         condition = condition.add(match backend {
+            // A pattern pg_trgm draws no trigram from (`迁移`, `is`, `0%`) is
+            // no `LIKE`: a plan made for any value (sqlx prepares its
+            // statements; after five runs PostgreSQL may keep one generic
+            // plan) would read the whole trigram index for it, 470 ms for a
+            // million messages. `strpos` is the same test, which the index
+            // cannot serve, so such a term filters the rows the others found.
+            DatabaseBackend::Postgres if !pg_trgm_indexable(&lowered) => {
+                Expr::expr(Func::cust(Alias::new("strpos")).arg(Func::lower(content)).arg(lowered)).gt(0)
+            }
             // SQLite's LIKE ignores ASCII case by itself, and its lower() folds ASCII only.
-            DatabaseBackend::Sqlite => Expr::col(messages::Column::Content).like(like),
-            _ => Expr::expr(Func::lower(Expr::col(messages::Column::Content))).like(like),
+            DatabaseBackend::Sqlite => content.like(like_anywhere(&lowered)),
+            _ => Expr::expr(Func::lower(content)).like(like_anywhere(&lowered)),
         });
     }
     condition
+}
+
+/// `LIKE '%term%'`, the term's own `%`, `_` and `\` taken literally.
+fn like_anywhere(term: &str) -> LikeExpr {
+    LikeExpr::new(format!("%{}%", escape_like(term))).escape('\\')
+}
+
+/// Whether pg_trgm finds a trigram in `LIKE '%term%'`: it reads words (runs
+/// of letters and digits) and, inside a wildcard, only those of three or more.
+fn pg_trgm_indexable(term: &str) -> bool {
+    term.split(|c: char| !c.is_alphanumeric())
+        .any(|word| word.chars().count() >= TRIGRAM)
 }
 
 /// SQLite with at least one indexed term: the FTS index drives, newest first
@@ -231,6 +254,16 @@ pub async fn unindex<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pg_trgm_serves_terms_with_a_word_of_three_characters() {
+        for term in ["deploy", "数据库", "snake_case", "v1.2.3-release", "0%abc"] {
+            assert!(pg_trgm_indexable(term), "{term}");
+        }
+        for term in ["迁移", "is", "0%", "e_c", "a-b-c", "!!!", "é"] {
+            assert!(!pg_trgm_indexable(term), "{term}");
+        }
+    }
 
     #[test]
     fn trigram_words_are_distinct_lower_case_runs_in_hex() {
