@@ -96,13 +96,14 @@ export function Composer({ room }) {
     const caret = element.selectionStart;
     const before = text.slice(0, caret).replace(/@([\w.+-]*)$/u, `@${user.username} `);
     const value = before + text.slice(caret);
+    // The box and its caret change now, not after the next render or frame:
+    // keys typed meanwhile would land at the end, then the caret jump back.
+    element.value = value;
+    element.focus();
+    element.setSelectionRange(before.length, before.length);
     setText(value);
     saveDraft(room.id, value);
     setSuggestions([]);
-    requestAnimationFrame(() => {
-      element.focus();
-      element.setSelectionRange(before.length, before.length);
-    });
   };
 
   const uploads = uploadsOf(room.id);
