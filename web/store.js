@@ -670,9 +670,16 @@ export const removeMember = (user) => memberAction((id) => client.removeMember(i
 
 export async function loadNotifications() {
   try {
-    const [page, unread] = await Promise.all([client.notifications(), client.notifications({ unreadOnly: true })]);
-    state.notifications = page.results;
-    state.unreadNotifications = unread.count;
+    // The unread count first, then the list: a notification the socket
+    // brings while these load is then either in both or in neither, and one
+    // in neither is kept (not overwritten by the older list) and counted.
+    const unread = await client.notifications({ unreadOnly: true });
+    const page = await client.notifications();
+    const listed = new Set(page.results.map((notification) => notification.id));
+    const newest = page.results[0]?.id ?? 0;
+    const arrived = state.notifications.filter((n) => n.id > newest && !listed.has(n.id));
+    state.notifications = [...arrived, ...page.results];
+    state.unreadNotifications = unread.count + arrived.filter((n) => !n.is_read).length;
     changed();
   } catch {
     // The badge stays as it was; the next reconnect loads them again.
