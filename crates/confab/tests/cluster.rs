@@ -5,6 +5,8 @@
 //! port. Without PostgreSQL, MariaDB or Redis the tests skip with a message,
 //! unless `CONFAB_REQUIRE_SERVICES=1` (CI).
 
+#[path = "common/process.rs"]
+mod process;
 #[path = "common/testdb.rs"]
 mod testdb;
 
@@ -125,22 +127,6 @@ impl Node {
 
     fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
-    }
-
-    /// How the node exited, waiting at most `within` (then it is killed and
-    /// the test fails: a node that does not stop must not hang the suite).
-    fn exit_within(&mut self, within: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(exit) = self.child.try_wait().unwrap() {
-                return exit;
-            }
-            if Instant::now() > deadline {
-                self.kill();
-                panic!("the node was still running after {within:?}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
     }
 
     fn kill(&mut self) {
@@ -343,8 +329,11 @@ async fn open_socket(url: &str) -> Socket {
 }
 
 async fn next_json(socket: &mut Socket) -> Value {
+    // One deadline for the whole wait: the server's pings, skipped below,
+    // must not renew it (they did, and a missing frame hung the suite).
+    let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let message = tokio::time::timeout(WAIT, socket.next())
+        let message = tokio::time::timeout_at(deadline, socket.next())
             .await
             .expect("a frame in time")
             .expect("open")
@@ -844,7 +833,7 @@ async fn a_stopped_node_announces_its_departures() {
     let heard = stopped_at.elapsed();
     assert!(heard < Duration::from_secs(10), "heard after {heard:?}");
     // Far above what a stop takes (the node's shutdown_timeout is 20 s, its cleanup 5 s).
-    let exit = cluster.nodes[1].exit_within(Duration::from_secs(60));
+    let exit = process::exit_within(&mut cluster.nodes[1].child, Duration::from_secs(60));
     assert!(exit.success(), "a clean exit: {exit:?}");
 }
 

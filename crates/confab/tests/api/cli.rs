@@ -2,6 +2,9 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::process::exit_within;
 
 struct Cli {
     dir: tempfile::TempDir,
@@ -198,14 +201,8 @@ fn run_with_env(cli: &Cli, args: &[&str], envs: &[(&str, &str)]) -> Output {
         command.env(key, value);
     }
     let mut child = command.spawn().unwrap();
-    for _ in 0..300 {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    child.kill().unwrap();
-    panic!("{args:?} was still running after 30 s");
+    exit_within(&mut child, Duration::from_secs(30));
+    child.wait_with_output().unwrap()
 }
 
 #[test]
@@ -267,7 +264,6 @@ fn demo_refuses_a_database_with_real_users() {
 #[test]
 fn a_stopped_server_exits_even_with_a_request_stuck_in_flight() {
     use std::io::{BufRead, BufReader};
-    use std::time::{Duration, Instant};
 
     let cli = Cli::new();
     let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
@@ -310,17 +306,7 @@ fn a_stopped_server_exits_even_with_a_request_stuck_in_flight() {
         .unwrap();
     assert!(status.success());
     // A liveness bound, far above the 1 s grace and the cleanup's 5 s.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exit = loop {
-        if let Some(exit) = child.try_wait().unwrap() {
-            break exit;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("the server was still running 30 s after SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let exit = exit_within(&mut child, Duration::from_secs(30));
     assert!(exit.success(), "{exit:?}");
     let rest: Vec<String> = log.map_while(Result::ok).collect();
     assert!(

@@ -15,6 +15,8 @@ mod members;
 mod messages;
 mod notifications;
 mod pipeline;
+#[path = "../common/process.rs"]
+mod process;
 mod robustness;
 mod rooms;
 mod search;
