@@ -675,9 +675,8 @@ export async function loadNotifications() {
     // in neither is kept (not overwritten by the older list) and counted.
     const unread = await client.notifications({ unreadOnly: true });
     const page = await client.notifications();
-    const listed = new Set(page.results.map((notification) => notification.id));
-    const newest = page.results[0]?.id ?? 0;
-    const arrived = state.notifications.filter((n) => n.id > newest && !listed.has(n.id));
+    const newest = page.results[0]?.id ?? 0; // the list is newest first
+    const arrived = state.notifications.filter((n) => n.id > newest);
     state.notifications = [...arrived, ...page.results];
     state.unreadNotifications = unread.count + arrived.filter((n) => !n.is_read).length;
     changed();
