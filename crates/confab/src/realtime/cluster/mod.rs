@@ -59,9 +59,26 @@ use crate::store::{self, Store};
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Envelopes published in one pipelined round trip, at most.
 const PUBLISH_BATCH: usize = 256;
+/// How long leaving the cluster may take: announcing, publishing what is queued.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Reconnection backoff of the subscriber: from the first to the last delay, doubling.
 const BACKOFF_FIRST: Duration = Duration::from_millis(100);
 const BACKOFF_LAST: Duration = Duration::from_secs(5);
+
+/// What the publish loop is given, in order.
+enum Outgoing {
+    /// One envelope for the partition's channel.
+    Publish { partition: usize, payload: String },
+    /// Answered once everything queued before has been published (or given up on).
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
+fn answer(flushes: &mut Vec<tokio::sync::oneshot::Sender<()>>) {
+    for done in flushes.drain(..) {
+        // The one waiting may have given up: nothing to tell.
+        let _ = done.send(());
+    }
+}
 
 /// This node's part in the cluster. One per process; cheap to share.
 pub struct Cluster {
@@ -76,8 +93,8 @@ pub struct Cluster {
     redis: ConnectionManager,
     channels: Vec<String>,
     partitions: Vec<Arc<Partition>>,
-    /// Envelopes waiting to be published: `(partition, payload)`.
-    outgoing: mpsc::Sender<(usize, String)>,
+    /// Envelopes waiting to be published, in order.
+    outgoing: mpsc::Sender<Outgoing>,
     presence_changes: Arc<PresenceChanges>,
     /// The presence task's state; `leave` takes it for a last run.
     presence: tokio::sync::Mutex<Presence>,
@@ -93,6 +110,9 @@ pub struct Cluster {
     max_fill: u64,
     max_sockets_per_user: usize,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The heartbeat and presence task, stopped first when leaving: a
+    /// heartbeat after the goodbye would bring this node back to life.
+    presence_task: Mutex<Option<JoinHandle<()>>>,
     /// Set when a socket count could not be written: the next heartbeat
     /// rewrites this node's counts from its own.
     counts_stale: AtomicBool,
@@ -154,6 +174,7 @@ impl Cluster {
             max_fill: config.ws_resume_max,
             max_sockets_per_user: config.ws_max_sockets_per_user,
             tasks: Mutex::default(),
+            presence_task: Mutex::default(),
             counts_stale: AtomicBool::new(false),
             local_sockets,
         });
@@ -169,8 +190,9 @@ impl Cluster {
         }
         tasks.push(tokio::spawn(cluster.clone().publish_loop(outgoing_rx)));
         tasks.push(tokio::spawn(cluster.clone().listen_loop()));
-        tasks.push(tokio::spawn(presence::run(cluster.clone())));
         *cluster.tasks.lock().unwrap_or_else(|p| p.into_inner()) = tasks;
+        *cluster.presence_task.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(tokio::spawn(presence::run(cluster.clone())));
         metrics::gauge!("backplane_connected").set(0.0);
         tracing::info!(node = %cluster.node, partitions = count, "joined the cluster through Redis");
         Ok(cluster)
@@ -211,21 +233,33 @@ impl Cluster {
         }
     }
 
-    /// Leaves the cluster: announces this node's departures, publishes what
-    /// is still queued (for a moment at most) and removes its heartbeat, so
-    /// the others reap what is left at once.
+    /// Leaves the cluster (for a moment at most): stops the heartbeat,
+    /// announces that every user of this node left it, whether or not their
+    /// sockets have closed yet, removes the heartbeat key, so the others
+    /// reap what is left at their next heartbeat, and waits until what was
+    /// queued before has been published.
     pub async fn leave(&self) {
         let leaving = async {
             presence::leave(self).await;
-            for _ in 0..20 {
-                if self.outgoing.capacity() == self.outgoing.max_capacity() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            let (flushed, published) = tokio::sync::oneshot::channel();
+            if self.outgoing.send(Outgoing::Flush(flushed)).await.is_ok() {
+                let _ = published.await;
             }
         };
-        let _ = tokio::time::timeout(Duration::from_secs(3), leaving).await;
+        if tokio::time::timeout(LEAVE_TIMEOUT, leaving).await.is_err() {
+            tracing::warn!(limit = ?LEAVE_TIMEOUT, "left the cluster without a complete goodbye: the others reap this node once its heartbeat expires");
+        }
+        self.stop_presence_task();
         for task in self.tasks.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            task.abort();
+        }
+    }
+
+    /// Stops the heartbeat and presence task. Called with the presence
+    /// lock held, the task is not in the middle of a change (a departure
+    /// written to Redis but not yet announced).
+    fn stop_presence_task(&self) {
+        if let Some(task) = self.presence_task.lock().unwrap_or_else(|p| p.into_inner()).take() {
             task.abort();
         }
     }
@@ -265,13 +299,23 @@ impl Cluster {
     }
 
     /// Publishes queued envelopes, pipelined, in the order they were queued.
-    async fn publish_loop(self: Arc<Self>, mut queue: mpsc::Receiver<(usize, String)>) {
+    async fn publish_loop(self: Arc<Self>, mut queue: mpsc::Receiver<Outgoing>) {
         let published = metrics::counter!("backplane_published_total");
         let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+        let mut flushes = Vec::new();
         while queue.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
             let mut pipe = redis::pipe();
-            for (partition, payload) in batch.drain(..) {
-                pipe.cmd("PUBLISH").arg(&self.channels[partition]).arg(payload).ignore();
+            for outgoing in batch.drain(..) {
+                match outgoing {
+                    Outgoing::Publish { partition, payload } => {
+                        pipe.cmd("PUBLISH").arg(&self.channels[partition]).arg(payload).ignore();
+                    }
+                    Outgoing::Flush(done) => flushes.push(done),
+                }
+            }
+            if pipe.is_empty() {
+                answer(&mut flushes);
+                continue;
             }
             let mut redis = self.redis.clone();
             let count = pipe.len() as u64;
@@ -286,6 +330,8 @@ impl Cluster {
                     self.command_failed("publish", &error);
                 }
             }
+            // Everything queued before each flush was in this batch or an earlier one.
+            answer(&mut flushes);
         }
     }
 
@@ -392,7 +438,11 @@ impl Cluster {
         let delivery = Delivery::from_notice(notice);
         let partition = self.partition_index(delivery.key());
         let payload = Envelope::encode(&self.node, &delivery);
-        if self.outgoing.try_send((partition, payload)).is_err() {
+        if self
+            .outgoing
+            .try_send(Outgoing::Publish { partition, payload })
+            .is_err()
+        {
             // Redis is slow or away: the other nodes catch up from the database.
             metrics::counter!("backplane_dropped_total", "where" => "outgoing").increment(1);
         }

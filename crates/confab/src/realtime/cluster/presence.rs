@@ -182,11 +182,20 @@ pub async fn run(cluster: Arc<Cluster>) {
     }
 }
 
-/// Announces this node's last departures (its sockets have closed) and
-/// removes its heartbeat, so the others reap what is left at their next one.
+/// Announces that every user of this node left it (the node is going,
+/// whether or not their sockets have closed yet) and removes its heartbeat,
+/// so the others reap what is left at their next one.
 pub async fn leave(cluster: &Cluster) {
+    // The task's next heartbeat would bring the node back. It does all its
+    // work under this lock: it is stopped between two runs, not halfway
+    // through announcing a departure it has already written.
     let mut presence = cluster.presence.lock().await;
-    presence.sync(cluster, false).await;
+    cluster.stop_presence_task();
+    let departures = presence.depart_everywhere(cluster).await;
+    tracing::info!(
+        departures,
+        "leaving the cluster: announced the departures of this node's users"
+    );
     let mut redis = cluster.redis.clone();
     let _: redis::RedisResult<()> = redis::cmd("DEL")
         .arg(cluster.key(&format!("node:{}", cluster.node)))
@@ -293,7 +302,8 @@ impl Presence {
                 cluster.presence_changes.mark(room);
                 continue;
             }
-            if let Err(error) = self.sync_room(cluster, room, rewrite, &mut notices).await {
+            let here = cluster.hub.online(room).into_iter().map(|u| (u.id, u)).collect();
+            if let Err(error) = self.sync_room(cluster, room, here, rewrite, &mut notices).await {
                 cluster.command_failed("write presence", &error);
                 cluster.presence_changes.mark(room);
                 if rewrite {
@@ -307,14 +317,34 @@ impl Presence {
         }
     }
 
+    /// Removes every entry this node wrote and announces the departures.
+    async fn depart_everywhere(&mut self, cluster: &Cluster) -> usize {
+        let rooms: Vec<i64> = self.written.keys().copied().collect();
+        let mut notices = Vec::new();
+        for room in rooms {
+            if let Err(error) = self.sync_room(cluster, room, HashMap::new(), false, &mut notices).await {
+                // What is left is reaped once the heartbeat key is gone.
+                cluster.command_failed("write presence", &error);
+                break;
+            }
+        }
+        let departures = notices.len();
+        if !notices.is_empty() {
+            Backplane::publish(cluster, notices);
+        }
+        departures
+    }
+
+    /// Brings what this node wrote for `room` to `here`, the users it holds
+    /// there now.
     async fn sync_room(
         &mut self,
         cluster: &Cluster,
         room: i64,
+        here: HashMap<i64, UserRef>,
         rewrite: bool,
         notices: &mut Vec<Notice>,
     ) -> redis::RedisResult<()> {
-        let here: HashMap<i64, UserRef> = cluster.hub.online(room).into_iter().map(|u| (u.id, u)).collect();
         let written = self.written.entry(room).or_default();
         let arrivals: Vec<UserRef> = here
             .values()
