@@ -582,17 +582,20 @@ async fn mysql_two_nodes_keep_one_order_per_room() {
     two_nodes_keep_one_order(Backend::MySql).await;
 }
 
-/// MySQL/MariaDB search indexes trigrams itself (`message_trigrams`): the
-/// migration that adds the index fills it with the messages already there,
-/// deleted ones left out, and the search finds them, Chinese included.
-#[tokio::test]
-async fn mysql_search_index_takes_in_existing_messages() {
+/// The last search migration (bigrams, on every backend; on MySQL/MariaDB
+/// also the trigrams the server spells itself) fills its index with the
+/// messages already there, deleted ones left out, and the search finds
+/// them, Chinese and two-character terms included.
+async fn search_indexes_take_in_existing_messages(backend: Backend) {
     use sea_orm_migration::MigratorTrait;
-    let Some(db) = database(Backend::MySql).await else {
+    let Some(db) = database(backend).await else {
         return;
     };
-    let url = db.url.clone().expect("a server database");
     let dir = tempfile::tempdir().unwrap();
+    let url = db
+        .url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("confab.db").display()));
     let app = serve(&url, &dir).await;
     let client = reqwest::Client::new();
     let (token, room) = developer_with_room(&app, &client).await;
@@ -640,4 +643,29 @@ async fn mysql_search_index_takes_in_existing_messages() {
     assert_eq!(search("数据库").await, ["数据库迁移完成了"]);
     assert_eq!(search("STAGING").await, ["staging secrets", "Deploy to STAGING done"]);
     assert_eq!(search("secrets").await, ["staging secrets"], "not the deleted one");
+    assert_eq!(search("迁移").await, ["数据库迁移完成了"], "two characters");
+    assert_eq!(search("迁移 完成").await, ["数据库迁移完成了"], "two of them");
+    assert_eq!(
+        search("TA").await,
+        ["staging secrets", "Deploy to STAGING done"],
+        "in any case, not the deleted one"
+    );
+    // A message posted after the migration is indexed as it is written.
+    post_message(&client, &app, &token, room, "缓存已清空").await;
+    assert_eq!(search("缓存").await, ["缓存已清空"]);
+}
+
+#[tokio::test]
+async fn sqlite_search_indexes_take_in_existing_messages() {
+    search_indexes_take_in_existing_messages(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_search_indexes_take_in_existing_messages() {
+    search_indexes_take_in_existing_messages(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn mysql_search_indexes_take_in_existing_messages() {
+    search_indexes_take_in_existing_messages(Backend::MySql).await;
 }

@@ -75,7 +75,7 @@ pub async fn set_content<C: ConnectionTrait>(
     active.content = Set(content.to_owned());
     active.edited_at = Set(Some(super::now()));
     let edited = active.update(db).await?;
-    super::search::index(db, &[(edited.id, &edited.content)]).await?;
+    super::search::reindex(db, edited.id, &edited.content).await?;
     Ok(edited)
 }
 

@@ -1,16 +1,22 @@
 //! Message search, one interface over each database's own text search (the
-//! indexes are made by the `search` migration):
+//! indexes are made by the `search` and `bigrams` migrations):
 //!
 //! - SQLite: terms of three or more characters go through the FTS5 trigram
 //!   index (`messages_fts`); shorter ones, which trigrams cannot index, are
-//!   a `LIKE` on the rows the index already narrowed (or on the caller's rooms);
+//!   a `LIKE` on the rows the index already narrowed. A query with no such
+//!   term goes through `message_bigrams`, an FTS5 table of each message's
+//!   two-character runs (kept by [`index`] and [`unindex`] in the writer's
+//!   transaction), which answers a two-character term by itself;
 //! - PostgreSQL: `lower(content) LIKE '%term%'`, served by the trigram GIN
-//!   index; a term it draws no trigram from is a `strpos` on the rows the
-//!   others found (or on the caller's rooms);
-//! - MySQL/MariaDB: the same `LIKE`, on the messages whose trigrams, spelled
-//!   as words in `message_trigrams` (kept by [`index`] and [`unindex`] in
-//!   the writer's transaction), a FULLTEXT search finds all of; terms
-//!   shorter than three characters scan the caller's rooms.
+//!   index; a term it draws no trigram from is a `strpos`, narrowed first
+//!   by a GIN index on the bigrams of `lower(content)` (`confab_bigrams`);
+//! - MySQL/MariaDB: the same `LIKE`, on the messages whose trigrams and
+//!   bigrams, spelled as words in `message_grams` (kept by [`index`] and
+//!   [`unindex`]), a FULLTEXT search finds those of the terms in.
+//!
+//! Two-character terms matter: they are most Chinese words (`缓存`, `查询`).
+//! Without an index of their own, a query made of them scans the caller's
+//! rooms. A one-character term still does, on the rows the others narrowed.
 //!
 //! Every term must occur, in any case, anywhere (inside words too).
 //!
@@ -33,6 +39,8 @@ use super::escape_like;
 
 /// The shortest term the SQLite trigram index can find.
 const TRIGRAM: usize = 3;
+/// The runs the bigram indexes hold.
+const BIGRAM: usize = 2;
 
 /// The most matches a search counts; the total says this many when there are more.
 pub const COUNT_CAP: u64 = 1000;
@@ -48,8 +56,13 @@ pub async fn page<C: ConnectionTrait>(
     limit: u64,
 ) -> Result<(u64, Vec<messages::Model>), DbErr> {
     let backend = db.get_database_backend();
-    if backend == DatabaseBackend::Sqlite && terms.iter().any(|t| t.chars().count() >= TRIGRAM) {
-        return sqlite_page(db, user_id, room_id, terms, offset, limit).await;
+    if backend == DatabaseBackend::Sqlite {
+        if terms.iter().any(|t| t.chars().count() >= TRIGRAM) {
+            return sqlite_page(db, SqliteIndex::Trigrams, user_id, room_id, terms, offset, limit).await;
+        }
+        if terms.iter().any(|t| is_bigram(t)) {
+            return sqlite_page(db, SqliteIndex::Bigrams, user_id, room_id, terms, offset, limit).await;
+        }
     }
     let my_rooms = Query::select()
         .column(room_members::Column::RoomId)
@@ -70,9 +83,9 @@ pub async fn page<C: ConnectionTrait>(
         query = query.filter(messages::Column::RoomId.eq(room_id));
     }
     if backend == DatabaseBackend::MySql {
-        if let Some(against) = every_trigram(terms) {
+        if let Some(against) = every_gram(terms) {
             query = query.filter(Expr::cust_with_values(
-                "`messages`.`id` IN (SELECT `message_id` FROM `message_trigrams` \
+                "`messages`.`id` IN (SELECT `message_id` FROM `message_grams` \
                  WHERE MATCH (`grams`) AGAINST (? IN BOOLEAN MODE))",
                 [against],
             ));
@@ -111,15 +124,43 @@ fn matching(backend: DatabaseBackend, terms: &[String]) -> Condition {
             // plan) would read the whole trigram index for it, 470 ms for a
             // million messages. `strpos` is the same test, which the index
             // cannot serve, so such a term filters the rows the others found.
+            //
+            // The bigram index narrows such a term first (the expression
+            // must read as the index's does).
             DatabaseBackend::Postgres if !pg_trgm_indexable(&lowered) => {
-                Expr::expr(Func::cust(Alias::new("strpos")).arg(Func::lower(content)).arg(lowered)).gt(0)
+                let found = Expr::expr(
+                    Func::cust(Alias::new("strpos"))
+                        .arg(Func::lower(content))
+                        .arg(lowered.clone()),
+                )
+                .gt(0);
+                let bigrams = runs(&lowered, BIGRAM);
+                if bigrams.is_empty() {
+                    Condition::all().add(found)
+                } else {
+                    Condition::all()
+                        .add(Expr::cust_with_values(
+                            r#"confab_bigrams(lower("messages"."content")) @> CAST($1 AS text[])"#,
+                            [pg_text_array(&bigrams)],
+                        ))
+                        .add(found)
+                }
             }
             // SQLite's LIKE ignores ASCII case by itself, and its lower() folds ASCII only.
-            DatabaseBackend::Sqlite => content.like(like_anywhere(&lowered)),
-            _ => Expr::expr(Func::lower(content)).like(like_anywhere(&lowered)),
+            DatabaseBackend::Sqlite => Condition::all().add(content.like(like_anywhere(&lowered))),
+            _ => Condition::all().add(Expr::expr(Func::lower(content)).like(like_anywhere(&lowered))),
         });
     }
     condition
+}
+
+/// A PostgreSQL array literal of `items`: each quoted, `"` and `\\` escaped.
+fn pg_text_array(items: &BTreeSet<String>) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|item| format!("\"{}\"", item.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", quoted.join(","))
 }
 
 /// `LIKE '%term%'`, the term's own `%`, `_` and `\` taken literally.
@@ -134,11 +175,40 @@ fn pg_trgm_indexable(term: &str) -> bool {
         .any(|word| word.chars().count() >= TRIGRAM)
 }
 
+/// Whether `term`, in lower case, is two characters: a bigram index
+/// answers it exactly, case folded as `to_lowercase` folds.
+fn is_bigram(term: &str) -> bool {
+    term.to_lowercase().chars().count() == BIGRAM
+}
+
+/// A two-character term as the word `message_bigrams` holds it.
+fn bigram_phrase(term: &str) -> String {
+    format!("\"{}\"", hex_word(&term.to_lowercase()))
+}
+
+/// Whether SQLite's `LIKE` matches `term` in any case: it folds ASCII only,
+/// so the term must have no other letter with a case (Chinese has none).
+fn sqlite_like_folds(term: &str) -> bool {
+    term.chars()
+        .all(|c| c.is_ascii() || (c.to_lowercase().eq(std::iter::once(c)) && c.to_uppercase().eq(std::iter::once(c))))
+}
+
+/// The SQLite index a query goes through.
+#[derive(Clone, Copy)]
+enum SqliteIndex {
+    /// `messages_fts`: each term of three characters or more, as a phrase.
+    Trigrams,
+    /// `message_bigrams`: each two-character term, as its word.
+    Bigrams,
+}
+
 /// SQLite with at least one indexed term: the FTS index drives, newest first
 /// (`rowid DESC` is the order it iterates in), so a page or a capped count
-/// stops as soon as it has its rows.
+/// stops as soon as it has its rows. The terms it does not hold are a
+/// `LIKE` on the rows it gives.
 async fn sqlite_page<C: ConnectionTrait>(
     db: &C,
+    index: SqliteIndex,
     user_id: i64,
     room_id: Option<i64>,
     terms: &[String],
@@ -149,23 +219,39 @@ async fn sqlite_page<C: ConnectionTrait>(
     let mut values: Vec<Value> = Vec::new();
     let mut filters = String::new();
     for term in terms {
-        if term.chars().count() >= TRIGRAM {
-            indexed.push(format!("\"{}\"", term.replace('"', "\"\"")));
-        } else {
-            // SQLite's LIKE ignores ASCII case by itself.
-            filters.push_str(" AND m.content LIKE ? ESCAPE '\\'");
-            values.push(format!("%{}%", escape_like(term)).into());
+        match index {
+            SqliteIndex::Trigrams if term.chars().count() >= TRIGRAM => {
+                indexed.push(format!("\"{}\"", term.replace('"', "\"\"")));
+            }
+            SqliteIndex::Bigrams if is_bigram(term) => indexed.push(bigram_phrase(term)),
+            // LIKE would fold ASCII only: this row's bigrams say it, folded.
+            SqliteIndex::Trigrams if is_bigram(term) && !sqlite_like_folds(term) => {
+                filters.push_str(
+                    " AND EXISTS (SELECT 1 FROM message_bigrams b \
+                     WHERE message_bigrams MATCH ? AND b.rowid = m.id)",
+                );
+                values.push(bigram_phrase(term).into());
+            }
+            _ => {
+                // SQLite's LIKE ignores ASCII case by itself.
+                filters.push_str(" AND m.content LIKE ? ESCAPE '\\'");
+                values.push(format!("%{}%", escape_like(term)).into());
+            }
         }
     }
     if let Some(room_id) = room_id {
         filters.push_str(" AND m.room_id = ?");
         values.push(room_id.into());
     }
+    let table = match index {
+        SqliteIndex::Trigrams => "messages_fts",
+        SqliteIndex::Bigrams => "message_bigrams",
+    };
     let mut all = vec![Value::from(indexed.join(" AND ")), Value::from(user_id)];
     all.extend(values);
     let matches = format!(
-        "FROM messages_fts f JOIN messages m ON m.id = f.rowid \
-         WHERE messages_fts MATCH ? \
+        "FROM {table} f JOIN messages m ON m.id = f.rowid \
+         WHERE {table} MATCH ? \
          AND m.room_id IN (SELECT room_id FROM room_members WHERE user_id = ?) \
          AND m.room_id IN (SELECT id FROM rooms WHERE is_active) \
          AND NOT m.is_deleted{filters} \
@@ -189,65 +275,101 @@ async fn sqlite_page<C: ConnectionTrait>(
     Ok(((counted as u64).min(COUNT_CAP), rows))
 }
 
-/// The distinct three-character runs of `text` (lower-cased, none with
-/// whitespace, which a term never holds), each spelled in hex: a word
-/// MySQL's FULLTEXT parser takes whole, whatever the script.
-pub fn trigram_words(text: &str) -> BTreeSet<String> {
-    let chars: Vec<char> = text.to_lowercase().chars().collect();
+/// The distinct `n`-character runs of `text` (whose case the caller has
+/// folded), none with whitespace, which a term never holds.
+fn runs(text: &str, n: usize) -> BTreeSet<String> {
+    let chars: Vec<char> = text.chars().collect();
     chars
-        .windows(TRIGRAM)
+        .windows(n)
         .filter(|run| !run.iter().any(|c| c.is_whitespace()))
-        .map(|run| {
-            let mut word = String::with_capacity(run.len() * 8);
-            let mut buf = [0; 4];
-            for c in run {
-                for byte in c.encode_utf8(&mut buf).bytes() {
-                    let _ = write!(word, "{byte:02x}");
-                }
-            }
-            word
-        })
+        .map(|run| run.iter().collect())
         .collect()
 }
 
+/// [`runs`], each as one word any full-text parser takes whole, whatever
+/// the script: its UTF-8 bytes in hex.
+fn grams(text: &str, n: usize) -> BTreeSet<String> {
+    runs(text, n).iter().map(|run| hex_word(run)).collect()
+}
+
+fn hex_word(run: &str) -> String {
+    let mut word = String::with_capacity(run.len() * 2);
+    for byte in run.bytes() {
+        let _ = write!(word, "{byte:02x}");
+    }
+    word
+}
+
+/// What a message is indexed by on MySQL/MariaDB (`message_grams`): its
+/// distinct trigrams and bigrams, in lower case, as hex words. A bigram
+/// and a trigram never spell the same word: UTF-8 reads back one way.
+pub fn gram_words(text: &str) -> BTreeSet<String> {
+    let lowered = text.to_lowercase();
+    let mut words = grams(&lowered, TRIGRAM);
+    words.extend(grams(&lowered, BIGRAM));
+    words
+}
+
 /// The boolean FULLTEXT query asking for every trigram of the terms that
-/// have any; `None` when every term is shorter.
-fn every_trigram(terms: &[String]) -> Option<String> {
-    let words: BTreeSet<String> = terms.iter().flat_map(|t| trigram_words(t)).collect();
+/// have any, and the bigram of each two-character term; `None` when no
+/// term is either.
+fn every_gram(terms: &[String]) -> Option<String> {
+    let mut words = BTreeSet::new();
+    for term in terms {
+        let lowered = term.to_lowercase();
+        match lowered.chars().count() {
+            BIGRAM => words.extend(grams(&lowered, BIGRAM)),
+            _ => words.extend(grams(&lowered, TRIGRAM)),
+        }
+    }
     (!words.is_empty()).then(|| words.iter().map(|w| format!("+{w}")).collect::<Vec<_>>().join(" "))
 }
 
-/// Indexes messages for search as they now read, `(id, content)` each. Only
-/// MySQL/MariaDB needs this; the other databases index by themselves.
-/// Call in the transaction that writes the content.
+/// Indexes new messages for search, `(id, content)` each:
+/// `message_bigrams` on SQLite, `message_grams` on MySQL/MariaDB (the
+/// other indexes the databases keep by themselves). Call in the
+/// transaction that writes the content.
 pub async fn index<C: ConnectionTrait>(db: &C, entries: &[(i64, &str)]) -> Result<(), DbErr> {
-    if db.get_database_backend() != DatabaseBackend::MySql || entries.is_empty() {
+    if entries.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from("REPLACE INTO message_trigrams (message_id, grams) VALUES ");
+    let backend = db.get_database_backend();
+    let (mut sql, words): (String, fn(&str) -> BTreeSet<String>) = match backend {
+        DatabaseBackend::MySql => (
+            "REPLACE INTO message_grams (message_id, grams) VALUES ".into(),
+            gram_words,
+        ),
+        DatabaseBackend::Sqlite => ("INSERT INTO message_bigrams (rowid, grams) VALUES ".into(), |text| {
+            grams(&text.to_lowercase(), BIGRAM)
+        }),
+        DatabaseBackend::Postgres => return Ok(()),
+    };
     let mut values: Vec<Value> = Vec::with_capacity(entries.len() * 2);
     for (n, (id, content)) in entries.iter().enumerate() {
         sql.push_str(if n == 0 { "(?, ?)" } else { ", (?, ?)" });
         values.push((*id).into());
-        let words: Vec<String> = trigram_words(content).into_iter().collect();
-        values.push(words.join(" ").into());
+        values.push(words(content).into_iter().collect::<Vec<_>>().join(" ").into());
     }
-    db.execute(Statement::from_sql_and_values(DatabaseBackend::MySql, sql, values))
-        .await?;
+    db.execute(Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
 }
 
-/// Takes a deleted message out of the search (MySQL/MariaDB; see [`index`]).
+/// Indexes an edited message again (see [`index`]).
+pub async fn reindex<C: ConnectionTrait>(db: &C, id: i64, content: &str) -> Result<(), DbErr> {
+    unindex(db, id).await?;
+    index(db, &[(id, content)]).await
+}
+
+/// Takes a deleted message out of the indexes [`index`] keeps.
 pub async fn unindex<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
-    if db.get_database_backend() != DatabaseBackend::MySql {
-        return Ok(());
-    }
-    db.execute(Statement::from_sql_and_values(
-        DatabaseBackend::MySql,
-        "DELETE FROM message_trigrams WHERE message_id = ?",
-        [id.into()],
-    ))
-    .await?;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::MySql => "DELETE FROM message_grams WHERE message_id = ?",
+        DatabaseBackend::Sqlite => "DELETE FROM message_bigrams WHERE rowid = ?",
+        DatabaseBackend::Postgres => return Ok(()),
+    };
+    db.execute(Statement::from_sql_and_values(backend, sql, [id.into()]))
+        .await?;
     Ok(())
 }
 
@@ -266,20 +388,38 @@ mod tests {
     }
 
     #[test]
-    fn trigram_words_are_distinct_lower_case_runs_in_hex() {
-        let words = trigram_words("Abc abc");
+    fn gram_words_are_distinct_lower_case_runs_in_hex() {
+        let words = gram_words("Abc abc");
         assert_eq!(
             words.into_iter().collect::<Vec<_>>(),
-            ["616263"],
+            ["6162", "616263", "6263"],
             "no run across the space"
         );
-        assert_eq!(trigram_words("数据库").len(), 1);
-        assert_eq!(trigram_words("数据库").first().unwrap().len(), 18);
-        assert!(trigram_words("ab").is_empty());
-        assert_eq!(every_trigram(&["ab".into()]), None);
+        assert_eq!(gram_words("数据库").len(), 3, "two bigrams and a trigram");
+        assert!(gram_words("数据库").contains("e695b0e68daee5ba93"));
+        assert!(gram_words("a").is_empty());
+        assert_eq!(every_gram(&["a".into()]), None);
+        assert_eq!(every_gram(&["AB".into()]).as_deref(), Some("+6162"));
         assert_eq!(
-            every_trigram(&["ABCd".into(), "x".into()]).as_deref(),
-            Some("+616263 +626364")
+            every_gram(&["ABCd".into(), "x".into()]).as_deref(),
+            Some("+616263 +626364"),
+            "a longer term by its trigrams only"
         );
+    }
+
+    #[test]
+    fn a_bigram_is_two_characters_once_folded() {
+        assert!(is_bigram("迁移"));
+        assert!(is_bigram("ÄB"));
+        assert!(!is_bigram("a"));
+        assert!(!is_bigram("abc"));
+        assert!(sqlite_like_folds("Is") && sqlite_like_folds("迁移") && sqlite_like_folds("0%"));
+        assert!(!sqlite_like_folds("äb") && !sqlite_like_folds("ΣΑ"));
+    }
+
+    #[test]
+    fn a_pg_array_literal_quotes_what_arrays_read_specially() {
+        let items: BTreeSet<String> = ["迁移", "a\"", "\\}", "{,"].into_iter().map(String::from).collect();
+        assert_eq!(pg_text_array(&items), r#"{"\\}","a\"","{,","迁移"}"#);
     }
 }

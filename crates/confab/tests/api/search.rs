@@ -36,6 +36,8 @@ async fn finds_every_term_inside_words_in_any_case_newest_first() {
         "我们的数据库迁移完成了",
         "redeployed production",
         "100% sure, use snake_case",
+        "ÄRGER im Büro",
+        r#"she said "hi" twice"#,
     ] {
         app.post(&messages_path(room), &alice, json!({ "content": content }))
             .await;
@@ -59,6 +61,16 @@ async fn finds_every_term_inside_words_in_any_case_newest_first() {
     assert_eq!(contents(&page), ["我们的数据库迁移完成了"]);
     let (_, page) = search(&app, &alice, &q("迁移")).await;
     assert_eq!(contents(&page), ["我们的数据库迁移完成了"], "two characters");
+    let (_, page) = search(&app, &alice, &q("迁移 完成")).await;
+    assert_eq!(contents(&page), ["我们的数据库迁移完成了"], "two of two characters");
+    let (_, page) = search(&app, &alice, &q("完 迁移")).await;
+    assert_eq!(contents(&page), ["我们的数据库迁移完成了"], "one character and two");
+    let (_, page) = search(&app, &alice, &q("är")).await;
+    assert_eq!(contents(&page), ["ÄRGER im Büro"], "case beyond ASCII, two characters");
+    let (_, page) = search(&app, &alice, &q("BÜRO är")).await;
+    assert_eq!(contents(&page), ["ÄRGER im Büro"], "and beside a longer term");
+    let (_, page) = search(&app, &alice, &q(r#""h"#)).await;
+    assert_eq!(contents(&page), [r#"she said "hi" twice"#], "quotes are literal");
     let (_, page) = search(&app, &alice, &q("is")).await;
     assert_eq!(contents(&page), ["staging is down again"]);
     let (_, page) = search(&app, &alice, &q("0%")).await;
@@ -126,8 +138,15 @@ async fn only_the_callers_rooms_and_never_a_deleted_message() {
     assert_eq!(page["count"], 0);
     let (_, page) = search(&app, &bob, &q("picnic")).await;
     assert_eq!(page["count"], 1);
+    // Two-character terms have an index of their own, kept the same way.
+    let (_, page) = search(&app, &bob, &q("pa")).await;
+    assert_eq!(page["count"], 0, "{page}");
+    let (_, page) = search(&app, &bob, &q("ic")).await;
+    assert_eq!(page["count"], 1, "{page}");
     app.delete(&format!("/api/chat/messages/{party}/delete/"), &bob).await;
     let (_, page) = search(&app, &bob, &q("picnic")).await;
+    assert_eq!(page["count"], 0);
+    let (_, page) = search(&app, &bob, &q("ic")).await;
     assert_eq!(page["count"], 0);
 
     // A room that is left or deleted is no longer searched.

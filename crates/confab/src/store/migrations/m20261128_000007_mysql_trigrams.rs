@@ -2,21 +2,19 @@
 //!
 //! MariaDB has no n-gram parser for FULLTEXT, and MySQL's needs a server
 //! setting. So the server spells each message's distinct three-character runs
-//! as words (`store::search::trigram_words`) into `message_trigrams`, in the
+//! as words (`store::search::gram_words`) into `message_trigrams`, in the
 //! transaction of the post, edit or delete, and the built-in parser indexes
 //! those words. The search asks for every trigram of its terms, then checks
 //! the content itself, as the other databases' trigram indexes do.
+//!
+//! `m20261128_000009_bigrams` renames the table `message_grams`, adds
+//! bigrams, and fills it with the messages already there (it did here).
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend};
 use sea_orm_migration::prelude::*;
-
-use crate::store::search;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-/// Messages indexed per statement while the existing ones are filled in.
-const BATCH: u64 = 500;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -25,8 +23,7 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let db = manager.get_connection();
-        // The words are hex (ASCII); they never meet a stopword, the
-        // shortest being 6 characters.
+        // The words are hex (ASCII, 4 characters or more): none is a stopword.
         db.execute_unprepared(
             "CREATE TABLE message_trigrams (\
                message_id BIGINT NOT NULL PRIMARY KEY, \
@@ -37,25 +34,6 @@ impl MigrationTrait for Migration {
              ) ENGINE = InnoDB",
         )
         .await?;
-        #[derive(FromQueryResult)]
-        struct Row {
-            id: i64,
-            content: String,
-        }
-        let mut after = 0_i64;
-        loop {
-            let rows = Row::find_by_statement(Statement::from_sql_and_values(
-                DatabaseBackend::MySql,
-                format!("SELECT id, content FROM messages WHERE id > ? AND NOT is_deleted ORDER BY id LIMIT {BATCH}"),
-                [after.into()],
-            ))
-            .all(db)
-            .await?;
-            let Some(last) = rows.last() else { break };
-            after = last.id;
-            let entries: Vec<(i64, &str)> = rows.iter().map(|r| (r.id, r.content.as_str())).collect();
-            search::index(db, &entries).await?;
-        }
         Ok(())
     }
 

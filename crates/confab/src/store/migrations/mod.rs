@@ -14,6 +14,7 @@ mod m20261128_000005_history_changes;
 mod m20261128_000006_search;
 mod m20261128_000007_mysql_trigrams;
 mod m20261128_000008_files;
+mod m20261128_000009_bigrams;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_search::Migration),
             Box::new(m20261128_000007_mysql_trigrams::Migration),
             Box::new(m20261128_000008_files::Migration),
+            Box::new(m20261128_000009_bigrams::Migration),
         ]
     }
 }
