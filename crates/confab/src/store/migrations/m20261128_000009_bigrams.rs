@@ -24,15 +24,20 @@ pub struct Migration;
 /// Messages indexed per statement while the existing ones are filled in.
 const BATCH: u64 = 500;
 
-/// Whitespace is left out: a term never holds any, and runs such as `e `
-/// would be in nearly every row. Only ASCII whitespace, so that nothing a
-/// term can hold is ever left out.
+/// Each character beside the next (`lead`): linear in the text, where
+/// `substr(t, i, 2)` walks the UTF-8 text from its start at every `i`
+/// (47 ms for a 4,000-character message, against 2.4). Repeats stay in the
+/// array, as the GIN index keeps each key once. Whitespace is left out: a
+/// term never holds any, and runs such as `e ` would be in nearly every
+/// row. Only ASCII whitespace, so that nothing a term can hold is left out.
 const POSTGRES_UP: &[&str] = &[
     r"CREATE OR REPLACE FUNCTION confab_bigrams(t text) RETURNS text[]
       LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-        SELECT coalesce(array_agg(DISTINCT run), '{}')
-        FROM (SELECT substr(t, i, 2) AS run FROM generate_series(1, char_length(t) - 1) AS i) AS runs
-        WHERE run !~ E'[ \t\n\r\f\x0b]'
+        SELECT coalesce(array_agg(pair), '{}') FROM (
+          SELECT ch || lead(ch) OVER (ORDER BY n) AS pair
+          FROM unnest(string_to_array(t, NULL)) WITH ORDINALITY AS chars(ch, n)
+        ) AS pairs
+        WHERE pair !~ E'[ \t\n\r\f\x0b]'
       $$",
     "CREATE INDEX messages_content_bigrams_idx ON messages USING gin (confab_bigrams(lower(content)))",
 ];
