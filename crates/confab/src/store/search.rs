@@ -29,13 +29,13 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use sea_orm::sea_query::{Alias, Expr, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Alias, Expr, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement, TransactionTrait, Value,
 };
 
-use super::entities::{messages, room_members, rooms};
+use super::entities::messages;
 use super::escape_like;
 
 /// The shortest term the SQLite trigram index can find.
@@ -108,19 +108,7 @@ async fn page_on<C: ConnectionTrait>(
     // planned the join for its guess of the matches (1,300 for two words
     // found together 9,984 times) and read every match before counting
     // 1,001 (57 ms); given the list, it stops at 1,001 (13 ms).
-    let active_rooms = Query::select()
-        .column(rooms::Column::Id)
-        .from(rooms::Entity)
-        .and_where(rooms::Column::IsActive.eq(true))
-        .to_owned();
-    let mut searched: Vec<i64> = room_members::Entity::find()
-        .select_only()
-        .column(room_members::Column::RoomId)
-        .filter(room_members::Column::UserId.eq(user_id))
-        .filter(room_members::Column::RoomId.in_subquery(active_rooms))
-        .into_tuple()
-        .all(db)
-        .await?;
+    let mut searched = super::members::active_room_ids(db, user_id).await?;
     if let Some(room_id) = room_id {
         searched.retain(|room| *room == room_id);
     }
